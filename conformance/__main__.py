@@ -1,0 +1,63 @@
+"""Command line companions of the pytest suite: profile validation, schema, snapshot capture.
+
+python -m conformance validate prod            # check a profile, list every problem
+python -m conformance schema > profiles/schema.json
+python -m conformance capture --out DIR [--kubeconfig PATH] [--kube-context NAME] [--profile NAME]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from conformance import __version__
+from conformance.cluster.evidence import write_evidence
+from conformance.cluster.live import KubeconfigError, collect_live, load_target
+from conformance.cluster.resources import KNOWN
+from conformance.errors import ProfileError
+from conformance.profile.loader import load_profile
+from conformance.profile.model import Collection
+from conformance.profile.schema import render_schema
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m conformance", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=__version__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="validate a profile (name or path)")
+    validate.add_argument("profile")
+    validate.add_argument("--profiles", default="profiles", help="directory of named profiles")
+    commands.add_parser("schema", help="print the profile JSON Schema")
+    capture = commands.add_parser("capture", help="capture a live cluster into a snapshot directory")
+    capture.add_argument("--out", required=True, type=Path)
+    capture.add_argument("--kubeconfig")
+    capture.add_argument("--kube-context")
+    args = parser.parse_args(argv)
+
+    if args.command == "schema":
+        sys.stdout.write(render_schema())
+        return 0
+    if args.command == "validate":
+        try:
+            loaded = load_profile(args.profile, Path(args.profiles))
+        except ProfileError as exc:
+            print(exc, file=sys.stderr)
+            return 3
+        print(f"profile {loaded.name} ({loaded.path}) is valid; sha256 {loaded.sha256}")
+        return 0
+    try:
+        target = load_target(args.kubeconfig, args.kube_context)
+    except KubeconfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
+    state = collect_live(target, Collection(), KNOWN.values(), progress=lambda line: print(line, file=sys.stderr))
+    files = write_evidence(state, args.out)
+    for name, error in sorted(state.errors.items()):
+        print(f"warning: {name}: {error.reason}", file=sys.stderr)
+    print(f"wrote {len(files)} files to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Writing evidence: the state a run judged, in the snapshot format, so it can be re-evaluated offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from conformance import __version__
+from conformance.cluster.resources import resource
+from conformance.cluster.state import ClusterState
+
+_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
+
+def _kind_of(name: str, api_version: str) -> str:
+    res = resource(name)
+    return res.kind or ""
+
+
+def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
+    """Write meta.json and one kubectl-style List per collected resource; return the files written."""
+    (directory / "kubernetes").mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    provenance = state.provenance
+    meta: dict[str, Any] = {
+        "collected_at": provenance.collected_at.isoformat().replace("+00:00", "Z"),
+        "source": provenance.mode,
+        "server": provenance.location if provenance.mode == "live" else None,
+        "snapshot": provenance.location if provenance.mode == "snapshot" else None,
+        "context": provenance.context,
+        "server_version": provenance.server_version,
+        "suite_version": __version__,
+        "errors": {name: error.reason for name, error in sorted(state.errors.items())},
+    }
+    if not provenance.collected_at_known:
+        # Re-evaluating this evidence must not pretend to know when the original state was taken.
+        meta.pop("collected_at")
+        meta["collected_at_unknown"] = True
+    path = directory / "meta.json"
+    path.write_bytes(orjson.dumps({k: v for k, v in meta.items() if v is not None}, option=_OPTIONS))
+    written.append(path)
+    for name, items in sorted(state.lists.items()):
+        res = resource(name)
+        api_version = state.api_versions.get(name) or (
+            f"{res.group}/{res.version}" if res.group else (res.version or "v1")
+        )
+        kind = _kind_of(name, api_version)
+        listed = [{"apiVersion": api_version, "kind": kind, **item} if kind else item for item in items]
+        document = {"apiVersion": "v1", "items": listed, "kind": "List", "metadata": {"resourceVersion": ""}}
+        path = directory / res.snapshot_file
+        path.write_bytes(orjson.dumps(document, option=_OPTIONS))
+        written.append(path)
+    return written

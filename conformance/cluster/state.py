@@ -1,0 +1,91 @@
+"""ClusterState: the resources one run collected, shared by every check, indexed once."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from conformance.cluster.resources import Resource
+from conformance.errors import SourceError
+
+Object = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the state came from, for the report's environment section and for "now"."""
+
+    mode: Literal["live", "snapshot"]
+    location: str
+    collected_at: datetime
+    collected_at_known: bool = True
+    context: str | None = None
+    server_version: str | None = None
+
+
+@dataclass
+class ResourceStats:
+    objects: int = 0
+    requests: int = 0
+    retries: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class ClusterState:
+    provenance: Provenance
+    lists: dict[str, list[Object]] = field(default_factory=dict)
+    errors: dict[str, SourceError] = field(default_factory=dict)
+    api_versions: dict[str, str] = field(default_factory=dict)
+    stats: dict[str, ResourceStats] = field(default_factory=dict)
+    _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
+    _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
+
+    @property
+    def now(self) -> datetime:
+        """The instant grace periods are measured against: collection time, never a later wall clock."""
+        return self.provenance.collected_at
+
+    def objects(self, resource: Resource) -> list[Object]:
+        """Every object of a resource; SourceError says why when it could not be read."""
+        if resource.name in self.errors:
+            raise self.errors[resource.name]
+        if resource.name not in self.lists:
+            raise SourceError(resource.name, "was not collected in this run")
+        return self.lists[resource.name]
+
+    def in_namespace(self, resource: Resource, namespace: str) -> list[Object]:
+        index = self._by_namespace.get(resource.name)
+        if index is None:
+            index = defaultdict(list)
+            for obj in self.objects(resource):
+                index[namespace_of(obj)].append(obj)
+            self._by_namespace[resource.name] = index
+        return index.get(namespace, [])
+
+    def get(self, resource: Resource, namespace: str, name: str) -> Object | None:
+        index = self._by_name.get(resource.name)
+        if index is None:
+            index = {(namespace_of(o), name_of(o)): o for o in self.objects(resource)}
+            self._by_name[resource.name] = index
+        return index.get((namespace, name))
+
+    def namespaces_with(self, resource: Resource) -> Iterable[str]:
+        self.in_namespace(resource, "")
+        return self._by_namespace[resource.name].keys()
+
+
+def name_of(obj: Object) -> str:
+    return str((obj.get("metadata") or {}).get("name", ""))
+
+
+def namespace_of(obj: Object) -> str:
+    return str((obj.get("metadata") or {}).get("namespace", ""))
+
+
+def qualified_name(obj: Object) -> str:
+    namespace = namespace_of(obj)
+    return f"{namespace}/{name_of(obj)}" if namespace else name_of(obj)

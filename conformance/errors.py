@@ -1,0 +1,42 @@
+"""The suite's error hierarchy: what went wrong, said once, in terms an operator can act on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ConformanceError(Exception):
+    """Base of every error the suite raises on purpose."""
+
+
+class ProfileError(ConformanceError):
+    """A profile that cannot be used; carries every problem found, not just the first."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        listing = "\n".join(f"  {p}" for p in problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        super().__init__(f"profile {source}: {len(problems)} {noun}\n{listing}")
+
+
+class CouldNotEvaluate(ConformanceError):
+    """A check could not see what it judges; reported as an error outcome, never as a pass."""
+
+
+class SourceError(CouldNotEvaluate):
+    """A source of cluster state (API server, snapshot file) did not deliver a resource.
+
+    `status` keeps the Kubernetes `Status` payload when the API server sent one, so the
+    reason (Forbidden, TooManyRequests, ...) survives into the report.
+    """
+
+    def __init__(self, resource: str, reason: str, status: dict[str, Any] | None = None) -> None:
+        self.resource = resource
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{resource}: {reason}")
+
+
+class MalformedObject(CouldNotEvaluate):
+    """An object lacks a field the check needs; names the object so the data can be inspected."""

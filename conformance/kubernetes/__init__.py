@@ -1,0 +1,1 @@
+"""Kubernetes object checks: pods, workloads, jobs, namespaces, policy object counts, storage."""

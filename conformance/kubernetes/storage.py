@@ -1,0 +1,29 @@
+"""PersistentVolumeClaims: every claim Bound, so no workload waits on storage."""
+
+from __future__ import annotations
+
+from conformance.check import Culprit, Finding
+from conformance.cluster.resources import PVCS
+from conformance.cluster.state import ClusterState, qualified_name
+from conformance.errors import CouldNotEvaluate
+from conformance.profile.model import Profile, Storage
+
+
+def pvcs_bound(state: ClusterState, expected: Storage, _profile: Profile) -> Finding:
+    claims = state.objects(PVCS)
+    if len(claims) < expected.min_pvcs:
+        raise CouldNotEvaluate(
+            f"found {len(claims)} PersistentVolumeClaims, fewer than the {expected.min_pvcs} the profile expects"
+        )
+    culprits = [
+        Culprit(qualified_name(c), f"{(c.get('status') or {}).get('phase', 'no phase')}")
+        for c in claims
+        if (c.get("status") or {}).get("phase") != "Bound"
+    ]
+    return Finding(
+        expected="every PersistentVolumeClaim Bound",
+        observed=f"{len(claims) - len(culprits)} of {len(claims)} claims Bound",
+        inspected=len(claims),
+        culprits=culprits,
+        evidence=(PVCS.name,),
+    )

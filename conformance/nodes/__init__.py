@@ -1,0 +1,1 @@
+"""Node checks: how many, whether Ready and free of pressure, capacity, utilization."""

@@ -1,0 +1,260 @@
+"""The pytest plugin: options, run directory, check expansion from the profile, outcome reporting."""
+
+from __future__ import annotations
+
+import html
+import os
+from collections.abc import Generator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import __version__
+from conformance.check import CheckSpec
+from conformance.cluster.live import KubeconfigError, load_target
+from conformance.errors import CouldNotEvaluate, ProfileError
+from conformance.profile.loader import available_profiles, load_profile
+from conformance.settings import EXPECTATION_KEY, FINDING_KEY, SETTINGS_KEY, RunSettings
+
+NOT_IN_PROFILE = "not-in-profile"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "cluster conformance")
+    group.addoption("--profile", metavar="NAME|PATH", help="Profile to judge the cluster against.")
+    group.addoption("--snapshot", metavar="DIR", help="Evaluate captured state instead of a live cluster.")
+    group.addoption("--kubeconfig", metavar="PATH", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config).")
+    group.addoption("--kube-context", metavar="NAME", help="Kubeconfig context (default: current).")
+    group.addoption("--reports", metavar="DIR", help="Where run directories go (default: reports/).")
+    parser.addini("conformance_profiles", "Directory of named profiles.", default="profiles")
+    parser.addini("conformance_reports", "Directory for run reports.", default="reports")
+
+
+def _spec(item: pytest.Item | pytest.Function) -> CheckSpec | None:
+    marker = item.get_closest_marker("check")
+    if marker is None or not marker.args or not isinstance(marker.args[0], CheckSpec):
+        return None
+    return marker.args[0]
+
+
+def _profiles_dir(config: pytest.Config) -> Path:
+    return Path(config.rootpath) / str(config.getini("conformance_profiles"))
+
+
+def _usage(config: pytest.Config, message: str) -> pytest.UsageError:
+    return pytest.UsageError(message)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "check(spec): a conformance check")
+    ref = config.getoption("profile")
+    snapshot = config.getoption("snapshot")
+    if ref is None:
+        for flag in ("snapshot", "kubeconfig", "kube_context"):
+            if config.getoption(flag):
+                raise pytest.UsageError(f"--{flag.replace('_', '-')} needs --profile")
+        return
+    try:
+        loaded = load_profile(ref, _profiles_dir(config))
+    except ProfileError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+    target = None
+    snapshot_path = None
+    if snapshot is not None:
+        if config.getoption("kube_context") or config.getoption("kubeconfig"):
+            raise pytest.UsageError(
+                "--snapshot reads captured state; it cannot be combined with --kube-context or --kubeconfig"
+            )
+        snapshot_path = Path(snapshot)
+        if not snapshot_path.is_dir():
+            raise pytest.UsageError(f"--snapshot: no such directory: {snapshot}")
+        if not (snapshot_path / "kubernetes").is_dir():
+            raise pytest.UsageError(
+                f"--snapshot: {snapshot} has no kubernetes/ directory (see README: snapshot format)"
+            )
+    else:
+        try:
+            target = load_target(config.getoption("kubeconfig"), config.getoption("kube_context"))
+        except KubeconfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
+
+    reports_root = Path(config.getoption("reports") or config.rootpath / str(config.getini("conformance_reports")))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = reports_root / f"{stamp}-{loaded.name}"
+    if hasattr(config, "workerinput"):
+        return
+    counter = 1
+    while run_dir.exists():
+        counter += 1
+        run_dir = reports_root / f"{stamp}-{loaded.name}-{counter}"
+    run_dir.mkdir(parents=True)
+    settings = RunSettings(loaded, snapshot_path, target, run_dir, reports_root)
+    config.stash[SETTINGS_KEY] = settings
+
+    option = config.option
+    if not getattr(option, "htmlpath", None):
+        option.htmlpath = str(run_dir / "report.html")
+        option.self_contained_html = True
+    if not getattr(option, "xmlpath", None):
+        option.xmlpath = str(run_dir / "junit.xml")
+    if not getattr(option, "allure_report_dir", None):
+        option.allure_report_dir = str(run_dir / "allure-results")
+    _environment(config, settings)
+
+
+def _environment(config: pytest.Config, settings: RunSettings) -> None:
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:  # pragma: no cover - pytest-metadata is a dependency
+        return
+    metadata: dict[str, Any] = config.stash.setdefault(metadata_key, {})
+    metadata.update(
+        {
+            "Profile": f"{settings.profile.name} ({settings.profile.path})",
+            "Profile sha256": settings.profile.sha256,
+            "Source": settings.source_label,
+            "Suite version": __version__,
+        }
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    spec = _spec(metafunc.definition)
+    if spec is None or "expectation" not in metafunc.fixturenames:
+        return
+    settings = metafunc.config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        metafunc.parametrize("expectation", [None], ids=[NOT_IN_PROFILE])
+        return
+    expanded = spec.expand(settings.profile.profile) or []
+    if not expanded:
+        metafunc.parametrize("expectation", [None], ids=[NOT_IN_PROFILE])
+        return
+    ids = [ident for ident, _ in expanded]
+    metafunc.parametrize("expectation", [e for _, e in expanded], ids=ids)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    checks = [item for item in items if _spec(item) is not None]
+    if not checks:
+        return
+    if SETTINGS_KEY not in config.stash:
+        available = ", ".join(available_profiles(_profiles_dir(config))) or "none found"
+        raise pytest.UsageError(
+            f"conformance checks need --profile=NAME or --profile=PATH (available: {available}); "
+            "the suite's own tests run with `pytest tests`"
+        )
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.id.endswith(NOT_IN_PROFILE) and callspec.params.get("expectation") is None:
+            drop.append(item)
+        else:
+            keep.append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    spec = _spec(item)
+    if spec is None:
+        return report
+    expectation = item.stash.get(EXPECTATION_KEY, None)
+    if call.when == "setup":
+        report.user_properties.append(("area", spec.area))
+        report.user_properties.append(("requirement", spec.describe(expectation)))
+        source = getattr(expectation, "source", None)
+        if source:
+            report.user_properties.append(("source", source))
+        if call.excinfo is not None and isinstance(call.excinfo.value, CouldNotEvaluate):
+            # Setup failures are errors; keep the message to the reason, not a traceback.
+            report.longrepr = f"could not evaluate: {call.excinfo.value}"
+    if call.when == "call":
+        finding = item.stash.get(FINDING_KEY, None)
+        if finding is not None:
+            report.user_properties.append(("inspected", str(finding.inspected)))
+            # pytest-html reads `extras` off the report; it is not a declared TestReport attribute.
+            setattr(report, "extras", [*getattr(report, "extras", []), *_extras(spec, expectation, finding)])  # noqa: B010
+    return report
+
+
+def _extras(spec: CheckSpec, expectation: Any, finding: Any) -> list[dict[str, Any]]:
+    from pytest_html import extras
+
+    escape = html.escape
+    rows = "".join(f"<tr><td>{escape(c.name)}</td><td>{escape(c.observed)}</td></tr>" for c in finding.culprits)
+    table = (
+        f"<table class='culprits'><thead><tr><th>culprit</th><th>seen</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    source = getattr(expectation, "source", None)
+    note = getattr(expectation, "note", None)
+    body = (
+        f"<div class='finding'><p><b>Requirement</b>: {escape(spec.describe(expectation))}</p>"
+        f"<p><b>Expected</b>: {escape(finding.expected)}</p>"
+        f"<p><b>Observed</b>: {escape(finding.observed)} ({finding.inspected} inspected)</p>"
+        + (f"<p><b>Source</b>: {escape(source)}</p>" if source else "")
+        + (f"<p><b>Note</b>: {escape(note)}</p>" if note else "")
+        + table
+        + "</div>"
+    )
+    result = [extras.html(body)]
+    for name in finding.evidence:
+        result.append(extras.url(f"evidence/kubernetes/{name}.json", name=f"evidence: {name}"))
+    return result
+
+
+def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
+    # pytest-html inserts test ids unescaped; ids carry names from profiles and clusters.
+    for index, cell in enumerate(cells):
+        if cell.startswith('<td class="col-testId">'):
+            inner = cell.removeprefix('<td class="col-testId">').removesuffix("</td>")
+            cells[index] = f'<td class="col-testId">{html.escape(html.unescape(inner))}</td>'
+
+
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return None
+    return [
+        f"conformance: profile {settings.profile.name} ({settings.profile.path}), {settings.source_label}",
+        f"conformance: run directory {settings.run_dir}",
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    stats = terminalreporter.stats
+    counts = {
+        k: len([r for r in stats.get(k, []) if getattr(r, "when", "call") != "teardown" or k == "error"])
+        for k in ("passed", "failed", "error")
+    }
+    verdict = "PASSED" if exitstatus == 0 else "FAILED"
+    terminalreporter.write_line(
+        f"conformance {settings.profile.name}: {verdict} — {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['error']} could not evaluate — report {settings.run_dir / 'report.html'}"
+    )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    settings = session.config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    latest = settings.reports_root / "latest"
+    try:
+        if latest.is_symlink() or latest.exists():
+            latest.unlink()
+        os.symlink(settings.run_dir.name, latest, target_is_directory=True)
+    except OSError:
+        pass  # a filesystem without symlinks still gets the run directory itself

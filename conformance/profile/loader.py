@@ -1,0 +1,237 @@
+"""Finding, reading, overlaying and validating profiles, reporting every problem at once.
+
+Overlay rules (`extends: NAME`): mappings merge key by key, the overlay winning; lists of
+entries that have an identity (namespace, kind, name, or a rule's name) merge entry by entry,
+so an overlay can change one workload without repeating the others; any other list, and any
+scalar, is replaced whole. `metadata` is never inherited.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from conformance.errors import ProfileError
+from conformance.profile.model import Profile
+
+IDENTITY_KEYS = ("namespace", "kind", "name")
+MAX_DEPTH = 8
+
+
+@dataclass(frozen=True)
+class LoadedProfile:
+    profile: Profile
+    path: Path
+    sha256: str
+    chain: tuple[Path, ...]
+
+    @property
+    def name(self) -> str:
+        return self.profile.metadata.name
+
+
+def available_profiles(directory: Path) -> list[str]:
+    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+
+
+def resolve_profile_path(ref: str, directory: Path, paths_relative: bool = False) -> Path:
+    """A name (`prod` -> `<directory>/prod.yaml`) or a path to a YAML file.
+
+    Paths are relative to the working directory, or with `paths_relative` (an `extends` inside a
+    profile) to `directory`, the extending profile's own directory.
+    """
+    candidate = Path(ref)
+    if candidate.suffix in (".yaml", ".yml") or "/" in ref:
+        if paths_relative and not candidate.is_absolute():
+            candidate = directory / candidate
+        if candidate.is_file():
+            return candidate
+        raise ProfileError(ref, ["no such file"])
+    named = directory / f"{ref}.yaml"
+    if named.is_file():
+        return named
+    known = ", ".join(available_profiles(directory)) or "none"
+    raise ProfileError(ref, [f"unknown profile; available in {directory}: {known}"])
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers where each mapping key and sequence item starts."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping: dict[Any, Any] = {}
+    lines: dict[Any, int] = {}
+    for key_node, value_node in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in mapping:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        mapping[key] = loader.construct_object(value_node, deep=True)
+        lines[key] = key_node.start_mark.line + 1
+    return _Located(mapping, lines)
+
+
+class _Located(dict[Any, Any]):
+    """A mapping that knows the line of each of its keys (for messages)."""
+
+    def __init__(self, items: dict[Any, Any], lines: dict[Any, int]) -> None:
+        super().__init__(items)
+        self.lines = lines
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProfileError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    try:
+        document = yaml.load(text, Loader=_LineLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ProfileError(str(path), [f"{where}not valid YAML: {problem}"]) from None
+    if not isinstance(document, dict):
+        raise ProfileError(str(path), ["expected a mapping with apiVersion, kind and metadata"])
+    return document
+
+
+def _identity(entry: Any) -> tuple[Any, ...] | None:
+    if not isinstance(entry, dict):
+        return None
+    key = tuple(entry.get(k) for k in IDENTITY_KEYS)
+    return key if any(part is not None for part in key) else None
+
+
+def merge(base: Any, overlay: Any) -> Any:
+    """Overlay `overlay` onto `base` by the rules in this module's docstring."""
+    if isinstance(base, dict) and isinstance(overlay, dict):
+        merged: dict[Any, Any] = dict(base)
+        for key, value in overlay.items():
+            merged[key] = merge(base[key], value) if key in base else value
+        return merged
+    if isinstance(base, list) and isinstance(overlay, list):
+        base_ids = [_identity(e) for e in base]
+        overlay_ids = [_identity(e) for e in overlay]
+        if all(i is not None for i in base_ids + overlay_ids):
+            result = list(base)
+            for entry, ident in zip(overlay, overlay_ids, strict=True):
+                if ident in base_ids:
+                    position = base_ids.index(ident)
+                    result[position] = merge(base[position], entry)
+                else:
+                    result.append(entry)
+            return result
+    return overlay
+
+
+def _path_text(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
+    node, line = document, None
+    for part in loc:
+        if isinstance(node, _Located) and part in node:
+            line = node.lines.get(part, line)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+            if isinstance(node, _Located) and node.lines:
+                line = min(node.lines.values())
+        else:
+            break
+    return line
+
+
+_MESSAGES = {
+    "extra_forbidden": "unknown key",
+    "missing": "required",
+    "int_type": "expected an integer",
+    "bool_type": "expected true or false",
+    "string_type": "expected a string",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+}
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind in _MESSAGES:
+        return _MESSAGES[kind]
+    if kind == "literal_error":
+        return f"expected {error['ctx']['expected']}"
+    if kind == "string_pattern_mismatch":
+        return f"{error['input']!r} is not a valid name here"
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def _clean_loc(loc: tuple[Any, ...]) -> tuple[int | str, ...]:
+    # pydantic adds union-member and validator names to locations; keep the YAML path only.
+    return tuple(p for p in loc if isinstance(p, int) or not (p.startswith(("function-", "lax-")) or "[" in p))
+
+
+def load_profile(ref: str, directory: Path) -> LoadedProfile:
+    """Load a profile by name or path, applying `extends`; ProfileError lists every problem."""
+    path = resolve_profile_path(ref, directory)
+    documents: list[tuple[Path, dict[str, Any]]] = []
+    current: Path | None = path
+    while current is not None:
+        if any(current.resolve() == seen.resolve() for seen, _ in documents):
+            cycle = " -> ".join(str(p) for p, _ in documents)
+            raise ProfileError(str(path), [f"extends forms a cycle: {cycle} -> {current}"])
+        if len(documents) >= MAX_DEPTH:
+            raise ProfileError(str(path), [f"extends is nested deeper than {MAX_DEPTH} profiles"])
+        document = _read_yaml(current)
+        documents.append((current, document))
+        parent = document.get("extends")
+        if parent is None:
+            current = None
+        elif not isinstance(parent, str):
+            raise ProfileError(str(current), ["extends: expected a profile name or path"])
+        else:
+            try:
+                current = resolve_profile_path(parent, current.parent, paths_relative=True)
+            except ProfileError as exc:
+                raise ProfileError(str(current), [f"extends: {p}" for p in exc.problems]) from None
+
+    merged: dict[str, Any] = {}
+    for _, document in reversed(documents):
+        layer = {k: v for k, v in document.items() if k != "metadata"} if merged else document
+        merged = merge(merged, layer) if merged else dict(layer)
+    merged["metadata"] = documents[0][1].get("metadata")
+    merged["extends"] = documents[0][1].get("extends")
+
+    try:
+        profile = Profile.model_validate(merged)
+    except ValidationError as exc:
+        located: list[tuple[int, str]] = []
+        for error in exc.errors():
+            loc = _clean_loc(error["loc"])
+            where, order = "", 0
+            for source, document in documents:
+                line = _line_of(document, loc)
+                if line is not None:
+                    where, order = f"{source}:{line}: ", line
+                    break
+            located.append((order, f"{where}{_path_text(loc)}: {_message(error)}"))
+        problems = [text for _, text in sorted(located, key=lambda pair: pair[0])]
+        raise ProfileError(str(path), problems) from None
+
+    digest = hashlib.sha256()
+    for source, _ in documents:
+        digest.update(source.read_bytes())
+    return LoadedProfile(profile, path, digest.hexdigest(), tuple(p for p, _ in documents))

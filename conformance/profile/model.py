@@ -1,0 +1,245 @@
+"""The profile model: every expectation a run judges, typed, with unknown keys rejected.
+
+Each section maps onto one area of checks. Entries may carry `source` (where the expectation
+comes from: a report section or ticket) and `note` (why it is what it is), both shown in reports.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from conformance.profile.types import (
+    Count,
+    Duration,
+    Namespace,
+    ObjectName,
+    Quantity,
+    Ratio,
+    ResourceName,
+    Text,
+)
+
+API_VERSION = "conformance/v1alpha1"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Traced(Strict):
+    """An expectation with its provenance."""
+
+    source: Text | None = Field(default=None, description="Where this expectation comes from.")
+    note: Text | None = Field(default=None, description="Why it is what it is; exceptions granted.")
+
+
+class Metadata(Strict):
+    name: ObjectName
+    description: Text | None = None
+
+
+class Collection(Strict):
+    """How a live run reads the API server."""
+
+    page_size: Count = Field(default=500, ge=1, le=10000, description="Items per list page (limit).")
+    connect_timeout: Duration = Field(default=timedelta(seconds=5))
+    read_timeout: Duration = Field(default=timedelta(seconds=30))
+    retries: Count = Field(default=4, le=20, description="Retries for 429, 5xx and connection errors.")
+    consistent_reads: StrictBool = Field(
+        default=False,
+        description="Read from etcd (resourceVersion unset) instead of the API server's watch cache.",
+    )
+
+
+class NamespacePods(Traced):
+    namespace: Namespace
+    min: Count | None = Field(default=None, description="At least this many pods (not failed, not terminating).")
+    max: Count | None = None
+
+    @model_validator(mode="after")
+    def _bounds(self) -> NamespacePods:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+    @property
+    def id(self) -> str:
+        return self.namespace
+
+    def __str__(self) -> str:
+        return f"namespace {self.namespace}"
+
+
+class Pods(Traced):
+    grace: Duration = Field(
+        default=timedelta(minutes=5),
+        description="How long a pod may be Pending, NotReady or Terminating before it counts as failing.",
+    )
+    failed_pods_fail: StrictBool = Field(
+        default=True, description="Whether Failed leftovers (Evicted, Error) count as failing pods."
+    )
+    ignore_namespaces: list[Namespace] = Field(default_factory=list)
+    namespaces: list[NamespacePods] = Field(default_factory=list)
+
+
+WorkloadKind = Literal["Deployment", "StatefulSet", "DaemonSet"]
+
+
+class WorkloadRef(Traced):
+    namespace: Namespace
+    kind: WorkloadKind
+    name: ObjectName
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+class RequiredWorkload(WorkloadRef):
+    replicas: Count | None = Field(default=None, description="Ready replicas expected (not for DaemonSets).")
+    every_node: StrictBool = Field(
+        default=False, description="DaemonSets: a ready pod on every Ready, schedulable node."
+    )
+    containers: Count | None = Field(
+        default=None, ge=1, description="Containers per pod, sidecars included, all ready (kubectl READY)."
+    )
+
+    @model_validator(mode="after")
+    def _replicas_fit_kind(self) -> RequiredWorkload:
+        if self.kind == "DaemonSet":
+            if self.replicas is not None:
+                raise ValueError("a DaemonSet has no replicas; use every_node: true")
+        elif self.replicas is None:
+            raise ValueError(f"a {self.kind} needs replicas")
+        elif self.every_node:
+            raise ValueError("every_node applies to DaemonSets only")
+        return self
+
+
+class Workloads(Strict):
+    required: list[RequiredWorkload] = Field(default_factory=list)
+    absent: list[WorkloadRef] = Field(default_factory=list, description="Removed components that must stay gone.")
+    scaled_down: list[WorkloadRef] = Field(
+        default_factory=list,
+        description="Components parked at zero replicas: still at zero, or scaled up and fully ready.",
+    )
+
+
+class JobRef(Traced):
+    namespace: Namespace
+    name: ObjectName
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"Job {self.namespace}/{self.name}"
+
+
+class Jobs(Strict):
+    completed: list[JobRef] = Field(default_factory=list)
+
+
+class NamespaceLabels(Traced):
+    namespace: Namespace
+    labels: dict[str, Text]
+
+    @property
+    def id(self) -> str:
+        return self.namespace
+
+    def __str__(self) -> str:
+        return f"namespace {self.namespace}"
+
+
+class Namespaces(Strict):
+    labels: list[NamespaceLabels] = Field(default_factory=list)
+
+
+class PeerAuthentication(Traced):
+    namespace: Namespace = "istio-system"
+    name: ObjectName = "default"
+    mode: Literal["STRICT", "PERMISSIVE", "DISABLE", "UNSET"]
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"PeerAuthentication {self.namespace}/{self.name}"
+
+
+class Mesh(Strict):
+    peer_authentication: PeerAuthentication | None = None
+
+
+class ObjectCount(Traced):
+    name: ObjectName = Field(description="A short id for the rule, used in test ids.")
+    resources: list[ResourceName] = Field(min_length=1, description="Resources counted together.")
+    min: Count
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+    def __str__(self) -> str:
+        return f"{self.name} ({' + '.join(self.resources)})"
+
+
+class Objects(Strict):
+    minimum: list[ObjectCount] = Field(default_factory=list)
+
+
+class Resources(Strict):
+    cpu: Quantity | None = None
+    memory: Quantity | None = None
+
+
+class Nodes(Traced):
+    count: Count | None = Field(default=None, description="Exact number of nodes.")
+    min_capacity: Resources | None = Field(default=None, description="Cluster capacity at least this.")
+
+
+class Thresholds(Strict):
+    cpu: Ratio | None = None
+    memory: Ratio | None = None
+
+
+class Capacity(Traced):
+    usage: Thresholds | None = Field(
+        default=None, description="metrics.k8s.io usage over node allocatable, cluster-wide (kubectl top)."
+    )
+    requests: Thresholds | None = Field(
+        default=None, description="Requests of running pods over node allocatable, cluster-wide."
+    )
+
+
+class Storage(Traced):
+    pvcs_bound: StrictBool = False
+    min_pvcs: Count = Field(default=1, description="Fewer claims than this cannot be judged.")
+
+
+class Profile(Strict):
+    api_version: Literal["conformance/v1alpha1"] = Field(alias="apiVersion")
+    kind: Literal["Profile"]
+    metadata: Metadata
+    extends: Text | None = Field(default=None, description="A profile name or path this one overlays.")
+    collection: Collection = Field(default_factory=Collection)
+    pods: Pods | None = None
+    workloads: Workloads | None = None
+    jobs: Jobs | None = None
+    namespaces: Namespaces | None = None
+    mesh: Mesh | None = None
+    objects: Objects | None = None
+    nodes: Nodes | None = None
+    capacity: Capacity | None = None
+    storage: Storage | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
