@@ -1,0 +1,203 @@
+"""Live runs against a Kubernetes API server: same verdicts as the snapshot, paging, 403, 429, evidence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conformance.cluster.live import KubeClient, load_target
+from conformance.cluster.resources import KNOWN, PODS
+from conformance.cluster.state import ResourceStats
+from conformance.profile.model import Collection
+
+from conftest import DEMO, ROOT, SuiteRun, run_suite
+from kubeapi import KubeApiServer
+
+TOKEN = "live-test-token-9f1c2e"
+POD_READERS = (
+    "test_no_failing_pods[",
+    "test_namespace_pod_count[",
+    "test_workload_ready[",
+    "test_scaled_down_or_ready[",
+    "test_requested_resources[",
+)
+
+
+@pytest.fixture
+def server() -> Iterator[KubeApiServer]:
+    api = KubeApiServer.from_snapshot(DEMO, token=TOKEN)
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
+    return server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
+
+
+def paged_profile(directory: Path, page_size: int = 7, consistent: bool = False) -> Path:
+    """prod with a small page size, so every list takes several pages."""
+    path = directory / "paged.yaml"
+    path.write_text(
+        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: paged}\n"
+        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\n"
+        f"collection: {{page_size: {page_size}, consistent_reads: {str(consistent).lower()}}}\n"
+    )
+    return path
+
+
+def live(pytester: pytest.Pytester, kubeconfig: Path, *args: str, profile: str = "prod") -> SuiteRun:
+    return run_suite(pytester, f"--kubeconfig={kubeconfig}", *args, profile=profile)
+
+
+def outcomes_of(run: SuiteRun) -> dict[str, str]:
+    return {name: o.outcome for name, o in run.outcomes.items()}
+
+
+@pytest.mark.parametrize("consistent", [False, True], ids=["watch-cache", "consistent"])
+def test_live_run_matches_the_snapshot_run_and_pages_every_list(
+    consistent: bool, server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    server.watch_cache_pagination = True  # page resourceVersion=0 lists too, as servers since 1.34 do
+    profile = paged_profile(pytester.path, consistent=consistent)
+    live_run = live(pytester, kubeconfig, profile=str(profile))
+    snapshot_run = run_suite(pytester, f"--snapshot={DEMO}", profile=str(profile))
+    assert live_run.result.ret == 0, live_run.result.stdout.str()
+    assert outcomes_of(live_run) == outcomes_of(snapshot_run)
+    assert len(outcomes_of(live_run)) >= 60
+
+    pod_lists = [r for r in server.requests if r.path == "/api/v1/pods"]
+    assert len(pod_lists) == -(-80 // 7)  # ceil(80 / 7) pages, one list
+    assert all(r.query["limit"] == "7" for r in pod_lists)
+    assert "continue" not in pod_lists[0].query
+    assert all("continue" in r.query for r in pod_lists[1:])
+    if consistent:
+        assert all("resourceVersion" not in r.query for r in pod_lists)
+    else:
+        assert pod_lists[0].query["resourceVersion"] == "0"
+        assert pod_lists[0].query["resourceVersionMatch"] == "NotOlderThan"
+    # Only reads, only what the checks need, never Secrets, never per namespace.
+    assert {r.method for r in server.requests} == {"GET"}
+    assert not any("secrets" in r.path for r in server.requests)
+    assert not any(re.match(r"/api/v1/namespaces/[^/]+/pods", r.path) for r in server.requests)
+    assert all(r.has_authorization for r in server.requests)
+
+
+def test_live_evidence_re_evaluates_offline_to_the_same_verdicts(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    first = live(pytester, kubeconfig)
+    evidence = first.run_dir / "evidence"
+    assert (evidence / "meta.json").is_file()
+    assert (evidence / "kubernetes" / "pods.json").is_file()
+    again = run_suite(pytester, f"--snapshot={evidence}")
+    assert outcomes_of(again) == outcomes_of(first)
+    stored = (evidence / "kubernetes" / "pods.json").read_text() + (
+        evidence / "kubernetes" / "deployments.apps.json"
+    ).read_text()
+    assert "managedFields" not in stored
+    assert "last-applied-configuration" not in stored
+    for path in first.run_dir.rglob("*"):
+        if path.is_file():
+            assert TOKEN not in path.read_text(errors="replace"), path
+
+
+def test_forbidden_list_is_an_error_naming_the_resource(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    server.inject(r"^/api/v1/pods$", 403)
+    run = live(pytester, kubeconfig)
+    seen = run.not_passed()
+    expected = {name for name in run.outcomes if name.startswith(POD_READERS)}
+    assert set(seen) == expected
+    assert all(o.outcome == "error" and "pods: forbidden" in o.message for o in seen.values())
+    assert "0 failing" not in run.result.stdout.str()
+    assert run.result.ret != 0
+
+
+def test_429_with_retry_after_is_retried_then_succeeds(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    server.inject(r"^/api/v1/pods$", 429, times=2, retry_after=1)
+    run = live(pytester, kubeconfig)
+    assert run.result.ret == 0
+    pod_lists = [r for r in server.requests if r.path == "/api/v1/pods"]
+    assert [r.status for r in pod_lists] == [429, 429, 200]
+    assert pod_lists[2].at - pod_lists[0].at >= 2.0  # Retry-After honoured twice
+
+
+def test_unreachable_api_server_is_an_error_for_every_check(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    api = KubeApiServer.from_snapshot(DEMO, token=TOKEN)
+    api.start()
+    config = api.write_kubeconfig(tmp_path / "kubeconfig")
+    api.stop()
+    profile = tmp_path / "quick.yaml"
+    profile.write_text(
+        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: quick}\n"
+        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\n"
+        "collection: {retries: 1, connect_timeout: 1s, read_timeout: 2s}\n"
+    )
+    run = live(pytester, config, "-k", "pods or nodes", profile=str(profile))
+    outcomes = run.outcomes
+    assert outcomes
+    assert all(o.outcome == "error" and "cannot reach the API server" in o.message for o in outcomes.values())
+
+
+def test_collector_follows_continue_tokens_to_the_last_page(server: KubeApiServer, kubeconfig: Path) -> None:
+    server.watch_cache_pagination = True
+    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=5))
+    stats = ResourceStats()
+    items, api_version = client.list(PODS, stats)
+    assert api_version == "v1"
+    assert len(items) == 80
+    assert len({(p["metadata"]["namespace"], p["metadata"]["name"]) for p in items}) == 80
+    assert stats.requests == 16
+
+
+def test_expired_continue_token_restarts_the_list(server: KubeApiServer, kubeconfig: Path) -> None:
+    server.watch_cache_pagination = True
+    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=30))
+    original = client.get
+
+    def get_and_compact(path: str, query: dict[str, str], resource: str, stats: ResourceStats) -> bytes:
+        body = original(path, query, resource, stats)
+        if stats.requests == 1:
+            server.bump_resource_version()  # etcd compacted: the first page's token is now too old
+        return body
+
+    client.get = get_and_compact  # type: ignore[method-assign]
+    stats = ResourceStats()
+    items, _ = client.list(PODS, stats)
+    assert len(items) == 80
+    statuses = [r.status for r in server.requests if r.path == "/api/v1/pods"]
+    assert statuses[:2] == [200, 410]
+    assert statuses.count(200) == 1 + 3  # the first page, then a fresh list of three pages
+
+
+def test_crd_versions_come_from_discovery(server: KubeApiServer, kubeconfig: Path) -> None:
+    client = KubeClient(load_target(str(kubeconfig), None), Collection())
+    items, api_version = client.list(KNOWN["peerauthentications.security.istio.io"], ResourceStats())
+    assert api_version == "security.istio.io/v1"
+    assert [p["metadata"]["name"] for p in items] == ["default"]
+
+
+def test_unknown_context_is_a_usage_error_listing_contexts(kubeconfig: Path, pytester: pytest.Pytester) -> None:
+    run = run_suite(pytester, f"--kubeconfig={kubeconfig}", "--kube-context=nope")
+    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    run.result.stderr.fnmatch_lines(["ERROR: kubeconfig *: no context 'nope' (available: 254carbon-test)"])
+    assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
+
+
+def test_broken_kubeconfig_is_a_usage_error(tmp_path: Path, pytester: pytest.Pytester) -> None:
+    bad = tmp_path / "kubeconfig"
+    bad.write_text("apiVersion: v1\nclusters: [}\n")
+    run = run_suite(pytester, f"--kubeconfig={bad}")
+    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    run.result.stderr.fnmatch_lines([f"ERROR: kubeconfig {bad}: *"])
+    assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
