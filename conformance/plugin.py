@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import os
 from collections.abc import Generator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,27 @@ from conformance.profile.loader import available_profiles, load_profile
 from conformance.settings import EXPECTATION_KEY, FINDING_KEY, SETTINGS_KEY, RunSettings
 
 NOT_IN_PROFILE = "not-in-profile"
+
+
+@dataclass(frozen=True)
+class _Crash:
+    path: str
+    lineno: int
+    message: str
+
+
+class CouldNotEvaluateRepr:
+    """The longrepr of an error outcome: the reason alone, which summaries and junit show as the message."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+        self.reprcrash = _Crash("", 0, message)
+
+    def toterminal(self, tw: Any) -> None:
+        tw.line(self.message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,10 +63,6 @@ def _spec(item: pytest.Item | pytest.Function) -> CheckSpec | None:
 
 def _profiles_dir(config: pytest.Config) -> Path:
     return Path(config.rootpath) / str(config.getini("conformance_profiles"))
-
-
-def _usage(config: pytest.Config, message: str) -> pytest.UsageError:
-    return pytest.UsageError(message)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -103,7 +121,14 @@ def pytest_configure(config: pytest.Config) -> None:
         option.xmlpath = str(run_dir / "junit.xml")
     if not getattr(option, "allure_report_dir", None):
         option.allure_report_dir = str(run_dir / "allure-results")
-    _environment(config, settings)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # pytest-metadata creates its table in its own pytest_configure; add to it once it exists.
+    settings = session.config.stash.get(SETTINGS_KEY, None)
+    if settings is not None:
+        _environment(session.config, settings)
 
 
 def _environment(config: pytest.Config, settings: RunSettings) -> None:
@@ -176,7 +201,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             report.user_properties.append(("source", source))
         if call.excinfo is not None and isinstance(call.excinfo.value, CouldNotEvaluate):
             # Setup failures are errors; keep the message to the reason, not a traceback.
-            report.longrepr = f"could not evaluate: {call.excinfo.value}"
+            reason = CouldNotEvaluateRepr(f"could not evaluate: {call.excinfo.value}")
+            report.longrepr = reason  # type: ignore[assignment]  # duck-types TerminalRepr (private)
     if call.when == "call":
         finding = item.stash.get(FINDING_KEY, None)
         if finding is not None:

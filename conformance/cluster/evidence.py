@@ -14,11 +14,6 @@ from conformance.cluster.state import ClusterState
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 
-def _kind_of(name: str, api_version: str) -> str:
-    res = resource(name)
-    return res.kind or ""
-
-
 def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
     """Write meta.json and one kubectl-style List per collected resource; return the files written."""
     (directory / "kubernetes").mkdir(parents=True, exist_ok=True)
@@ -46,7 +41,7 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         api_version = state.api_versions.get(name) or (
             f"{res.group}/{res.version}" if res.group else (res.version or "v1")
         )
-        kind = _kind_of(name, api_version)
+        kind = res.kind
         listed = [{"apiVersion": api_version, "kind": kind, **item} if kind else item for item in items]
         document = {"apiVersion": "v1", "items": listed, "kind": "List", "metadata": {"resourceVersion": ""}}
         path = directory / res.snapshot_file

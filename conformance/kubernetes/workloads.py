@@ -133,18 +133,22 @@ def _daemonset(state: ClusterState, obj: dict[str, Any], expected: RequiredWorkl
     )
 
 
-def workload_ready(state: ClusterState, expected: RequiredWorkload, _profile: Profile) -> Finding:
+def _not_found(state: ClusterState, expected: WorkloadRef, wanted: str, why: str) -> Finding:
     resource = WORKLOADS[expected.kind]
-    obj = state.get(resource, expected.namespace, expected.name)
+    state.objects(PODS)  # an unreadable pods list is an error, not a finding
+    return Finding(
+        expected=f"{expected} {wanted}",
+        observed=f"{expected} not found",
+        inspected=len(state.in_namespace(resource, expected.namespace)),
+        culprits=[Culprit(str(expected), why)],
+        evidence=(resource.name,),
+    )
+
+
+def workload_ready(state: ClusterState, expected: RequiredWorkload, _profile: Profile) -> Finding:
+    obj = state.get(WORKLOADS[expected.kind], expected.namespace, expected.name)
     if obj is None:
-        state.objects(PODS)  # a missing pods list is an error, not a finding
-        return Finding(
-            expected=f"{expected} exists and is ready",
-            observed=f"{expected} not found",
-            inspected=len(state.in_namespace(resource, expected.namespace)),
-            culprits=[Culprit(str(expected), "not found")],
-            evidence=(resource.name,),
-        )
+        return _not_found(state, expected, "exists and is ready", "not found")
     if expected.kind == "DaemonSet":
         return _daemonset(state, obj, expected)
     assert expected.replicas is not None  # the model requires it for non-DaemonSets
@@ -174,12 +178,11 @@ def workload_parked(state: ClusterState, expected: WorkloadRef, _profile: Profil
     resource = WORKLOADS[expected.kind]
     obj = state.get(resource, expected.namespace, expected.name)
     if obj is None:
-        return Finding(
-            expected=f"{expected} exists at 0 replicas, or ready if scaled up",
-            observed=f"{expected} not found",
-            inspected=len(state.in_namespace(resource, expected.namespace)),
-            culprits=[Culprit(str(expected), "not found: expected it parked at 0 replicas")],
-            evidence=(resource.name,),
+        return _not_found(
+            state,
+            expected,
+            "exists at 0 replicas, or ready if scaled up",
+            "not found: expected it parked at 0 replicas",
         )
     if expected.kind == "DaemonSet":
         raise MalformedObject(f"{expected}: a DaemonSet cannot be scaled to zero")
