@@ -17,8 +17,22 @@ from conformance.cluster.live import KubeconfigError, collect_live, load_target
 from conformance.cluster.resources import KNOWN
 from conformance.errors import ProfileError
 from conformance.profile.loader import load_profile
-from conformance.profile.model import Collection
+from conformance.profile.model import Profile
 from conformance.profile.schema import render_schema
+from conformance.services.source import ServiceSource
+
+
+def _capture_profile() -> Profile:
+    return Profile.model_validate(
+        {"apiVersion": "conformance/v1alpha1", "kind": "Profile", "metadata": {"name": "capture"}}
+    )
+
+
+def service_sources(profile: Profile) -> list[ServiceSource]:
+    """The service sources a profile configures (for capture: every service section present)."""
+    from conformance.services.registry import sources_for
+
+    return sources_for(profile)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     capture.add_argument("--out", required=True, type=Path)
     capture.add_argument("--kubeconfig")
     capture.add_argument("--kube-context")
+    capture.add_argument("--profile", help="also capture the services this profile reaches")
     args = parser.parse_args(argv)
 
     if args.command == "schema":
@@ -51,7 +66,14 @@ def main(argv: list[str] | None = None) -> int:
     except KubeconfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3
-    state = collect_live(target, Collection(), KNOWN.values(), progress=lambda line: print(line, file=sys.stderr))
+    profile = load_profile(args.profile, Path("profiles")).profile if args.profile else None
+    state = collect_live(
+        target,
+        profile or _capture_profile(),
+        KNOWN.values(),
+        service_sources(profile) if profile else (),
+        progress=lambda line: print(line, file=sys.stderr),
+    )
     files = write_evidence(state, args.out)
     for name, error in sorted(state.errors.items()):
         print(f"warning: {name}: {error.reason}", file=sys.stderr)

@@ -16,6 +16,7 @@ import pytest
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import Profile
+from conformance.services.source import ServiceSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CULPRITS_IN_HEADLINE = 3
@@ -81,7 +82,7 @@ class CheckSpec:
     area: str
     requirement: str
     expand: Callable[[Profile], Expansion]
-    reads: Callable[[Any], Sequence[Resource]]
+    reads: Callable[[Any], Sequence[Resource | ServiceSource]]
     evaluate: Evaluator
     allow_empty: bool = False
 
@@ -94,7 +95,7 @@ def check(
     area: str,
     requirement: str,
     expand: Callable[[Profile], Expansion],
-    reads: Callable[[Any], Sequence[Resource]] | Sequence[Resource],
+    reads: Callable[[Any], Sequence[Resource | ServiceSource]] | Sequence[Resource | ServiceSource],
     evaluate: Evaluator,
     allow_empty: bool = False,
 ) -> Callable[[F], F]:

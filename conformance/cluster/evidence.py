@@ -27,7 +27,7 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         "context": provenance.context,
         "server_version": provenance.server_version,
         "suite_version": __version__,
-        "errors": {name: error.reason for name, error in sorted(state.errors.items())},
+        "errors": {name: error.reason for name, error in sorted({**state.errors, **state.service_errors}.items())},
     }
     if not provenance.collected_at_known:
         # Re-evaluating this evidence must not pretend to know when the original state was taken.
@@ -46,5 +46,10 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         document = {"apiVersion": "v1", "items": listed, "kind": "List", "metadata": {"resourceVersion": ""}}
         path = directory / res.snapshot_file
         path.write_bytes(orjson.dumps(document, option=_OPTIONS))
+        written.append(path)
+    for key, body in sorted(state.documents.items()):
+        path = directory / key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
         written.append(path)
     return written

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,11 +26,11 @@ from conformance.cluster.resources import Resource
 from conformance.cluster.snapshot import parse_list
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
 from conformance.errors import ConformanceError, SourceError
-from conformance.profile.model import Collection
+from conformance.profile.model import Collection, Profile
+from conformance.services.source import LiveContext, ServiceSource
+from conformance.transport import HttpReply, Transport, Unreachable
 
-RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_LIST_RESTARTS = 3
-MAX_RETRY_AFTER = 30.0
 
 
 class KubeconfigError(ConformanceError):
@@ -127,7 +127,6 @@ class KubeClient:
         self.server = target.server.rstrip("/")
         self.collection = collection
         self._configuration = cfg
-        self._sleep = sleep
         pool_args: dict[str, Any] = {
             "num_pools": 4,
             "maxsize": 8,
@@ -144,45 +143,62 @@ class KubeClient:
                 pool_args[option] = value
         if cfg.assert_hostname is not None:
             pool_args["assert_hostname"] = cfg.assert_hostname
-        self._pool: urllib3.PoolManager = (
+        pool: urllib3.PoolManager = (
             urllib3.ProxyManager(cfg.proxy, **pool_args) if cfg.proxy else urllib3.PoolManager(**pool_args)
         )
-        self._timeout = urllib3.Timeout(
+        timeout = urllib3.Timeout(
             connect=collection.connect_timeout.total_seconds(), read=collection.read_timeout.total_seconds()
         )
+        self.transport = Transport(pool, timeout, collection.retries, sleep)
         self._groups: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def _headers(self) -> dict[str, str]:
+    @property
+    def configuration(self) -> Any:
+        """The kubernetes client Configuration (TLS material and credentials) for other protocols."""
+        return self._configuration
+
+    def headers(self) -> dict[str, str]:
+        """Request headers with fresh credentials (exec plugins and token files can rotate them)."""
         headers = {"Accept": "application/json", "User-Agent": f"cluster-conformance/{__version__}"}
         bearer = self._configuration.auth_settings().get("BearerToken")
         if bearer and bearer.get("value"):
             headers["Authorization"] = bearer["value"]
         return headers
 
+    def request(
+        self,
+        path: str,
+        query: dict[str, str] | None = None,
+        accept: str = "application/json",
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> HttpReply:
+        """A GET through the API server (lists, discovery, the service proxy); SourceError if unreachable.
+
+        Caller headers never replace the API server credentials: a proxied service's own token
+        travels in headers the API server passes on (Kong-Admin-Token), not in Authorization.
+        """
+        url = self.server + path + (f"?{urlencode(query)}" if query else "")
+        own = {k: v for k, v in (extra_headers or {}).items() if k.lower() != "authorization"}
+        headers = {**own, **self.headers(), "Accept": accept}
+        try:
+            return self.transport.get(url, headers)
+        except Unreachable as exc:
+            raise SourceError(path, f"cannot reach the API server at {self.server} ({exc})") from None
+
     def get(self, path: str, query: dict[str, str], resource: str, stats: ResourceStats) -> bytes:
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
-        attempt = 0
-        while True:
-            stats.requests += 1
-            wait = min(0.5 * 2**attempt, 8.0)
-            try:
-                response = self._pool.request("GET", url, headers=self._headers(), timeout=self._timeout, retries=False)
-            except urllib3.exceptions.HTTPError as exc:
-                if attempt >= self.collection.retries:
-                    reason = type(exc).__name__ if not str(exc) else str(exc).split(": ", 1)[-1]
-                    raise SourceError(resource, f"cannot reach the API server at {self.server} ({reason})") from None
-            else:
-                if response.status == 200:
-                    return bytes(response.data)
-                if response.status not in RETRYABLE or attempt >= self.collection.retries:
-                    raise ApiError(resource, response.status, bytes(response.data))
-                retry_after = response.headers.get("Retry-After", "")
-                if retry_after.isdigit():
-                    wait = min(float(retry_after), MAX_RETRY_AFTER)
-            attempt += 1
-            stats.retries += 1
-            self._sleep(wait)
+        try:
+            reply = self.transport.get(url, self.headers())
+        except Unreachable as exc:
+            stats.requests += exc.attempts
+            stats.retries += exc.attempts - 1
+            raise SourceError(resource, f"cannot reach the API server at {self.server} ({exc})") from None
+        stats.requests += reply.attempts
+        stats.retries += reply.attempts - 1
+        if reply.status == 200:
+            return reply.body
+        raise ApiError(resource, reply.status, reply.body)
 
     def group_version(self, res: Resource, stats: ResourceStats) -> str:
         if res.version:
@@ -251,13 +267,16 @@ class KubeClient:
 
 def collect_live(
     target: Target,
-    collection: Collection,
+    profile: Profile,
     resources: Iterable[Resource],
+    sources: Iterable[ServiceSource] = (),
     progress: Callable[[str], None] | None = None,
 ) -> ClusterState:
-    """Collect the resources concurrently; a resource that fails holds its error, the others go on."""
+    """Collect resources and service bodies concurrently; each failure is kept with its reason, the rest go on."""
+    collection = profile.collection
     client = KubeClient(target, collection)
     wanted = list(resources)
+    services = list(sources)
     started = datetime.now(UTC)
     state = ClusterState(
         Provenance("live", target.server, started, context=target.context, server_version=client.server_version())
@@ -280,6 +299,25 @@ def collect_live(
             outcome = f"{stats.objects} objects" if res.name in state.lists else "error"
             progress(f"{res.name}: {outcome}, {stats.requests} requests, {stats.seconds:.2f}s")
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted)))) as pool:
-        list(pool.map(one, wanted))
+    context = LiveContext(profile, client)
+
+    def service(source: ServiceSource) -> None:
+        began = time.perf_counter()
+        try:
+            bodies = source.collect(context)
+        except SourceError as exc:
+            state.service_errors[source.name] = exc
+        except Exception as exc:  # a client library's own error must not end the run
+            state.service_errors[source.name] = SourceError(source.name, f"{type(exc).__name__}: {exc}")
+        else:
+            for file, body in bodies.items():
+                state.documents[f"{source.name}/{file}"] = source.sanitize(file, body)
+        if progress is not None:
+            outcome = "error" if source.name in state.service_errors else f"{len(bodies)} bodies"
+            progress(f"{source.name}: {outcome}, {time.perf_counter() - began:.2f}s")
+
+    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted) + len(services)))) as pool:
+        futures = [pool.submit(one, res) for res in wanted] + [pool.submit(service, src) for src in services]
+        for future in futures:
+            future.result()
     return state

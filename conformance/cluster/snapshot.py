@@ -22,6 +22,7 @@ from conformance.cluster.redaction import strip_object
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
 from conformance.errors import ConformanceError, SourceError
+from conformance.services.source import ServiceSource
 
 
 class SnapshotError(ConformanceError):
@@ -100,7 +101,23 @@ def parse_list(resource: Resource, body: bytes, origin: str) -> ListPage:
     )
 
 
-def read_snapshot(directory: Path, resources: Iterable[Resource]) -> ClusterState:
+def read_services(
+    directory: Path, state: ClusterState, sources: Iterable[ServiceSource], recorded: dict[str, Any]
+) -> None:
+    for source in sources:
+        if source.name in recorded:
+            reason = f"{recorded[source.name]} (recorded when the snapshot was taken)"
+            state.service_errors[source.name] = SourceError(source.name, reason)
+            continue
+        for file in source.files:
+            path = directory / source.name / file
+            if path.is_file():
+                state.documents[f"{source.name}/{file}"] = source.sanitize(file, path.read_bytes())
+
+
+def read_snapshot(
+    directory: Path, resources: Iterable[Resource], sources: Iterable[ServiceSource] = ()
+) -> ClusterState:
     """Load the resources the selected checks need; each missing or broken file is that resource's error."""
     if not directory.is_dir():
         raise SnapshotError(f"snapshot {directory}: no such directory")
@@ -126,4 +143,5 @@ def read_snapshot(directory: Path, resources: Iterable[Resource]) -> ClusterStat
         if page.api_version:
             state.api_versions[res.name] = page.api_version
         state.stats[res.name] = ResourceStats(objects=len(page.items))
+    read_services(directory, state, sources, recorded_errors)
     return state

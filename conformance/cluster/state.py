@@ -41,6 +41,8 @@ class ClusterState:
     errors: dict[str, SourceError] = field(default_factory=dict)
     api_versions: dict[str, str] = field(default_factory=dict)
     stats: dict[str, ResourceStats] = field(default_factory=dict)
+    documents: dict[str, bytes] = field(default_factory=dict)
+    service_errors: dict[str, SourceError] = field(default_factory=dict)
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
 
@@ -56,6 +58,27 @@ class ClusterState:
         if resource.name not in self.lists:
             raise SourceError(resource.name, "was not collected in this run")
         return self.lists[resource.name]
+
+    def document(self, service: str, file: str) -> bytes:
+        """A service body (`kong`, `status.json`); SourceError says why it is not there."""
+        if service in self.service_errors:
+            raise self.service_errors[service]
+        key = f"{service}/{file}"
+        if key not in self.documents:
+            where = "snapshot has no" if self.provenance.mode == "snapshot" else "this run did not collect"
+            raise SourceError(service, f"{where} {key}")
+        return self.documents[key]
+
+    def first_document(self, service: str, files: Iterable[str]) -> tuple[str, bytes]:
+        """The first of several alternative bodies that is present (e.g. Istio's syncz.json or proxy-status.txt)."""
+        names = list(files)
+        for file in names:
+            if f"{service}/{file}" in self.documents and service not in self.service_errors:
+                return file, self.documents[f"{service}/{file}"]
+        if service in self.service_errors:
+            raise self.service_errors[service]
+        where = "snapshot has none of" if self.provenance.mode == "snapshot" else "this run collected none of"
+        raise SourceError(service, f"{where} {', '.join(f'{service}/{f}' for f in names)}")
 
     def in_namespace(self, resource: Resource, namespace: str) -> list[Object]:
         index = self._by_namespace.get(resource.name)

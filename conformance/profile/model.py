@@ -9,8 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+from pydantic import ConfigDict, Field, StrictBool, model_validator
 
+from conformance.profile.model_base import Strict, Traced
+from conformance.profile.services import Services
 from conformance.profile.types import (
     Count,
     Duration,
@@ -23,17 +25,6 @@ from conformance.profile.types import (
 )
 
 API_VERSION = "conformance/v1alpha1"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Traced(Strict):
-    """An expectation with its provenance."""
-
-    source: Text | None = Field(default=None, description="Where this expectation comes from.")
-    note: Text | None = Field(default=None, description="Why it is what it is; exceptions granted.")
 
 
 class Metadata(Strict):
@@ -213,6 +204,10 @@ class Thresholds(Strict):
 
 
 class Capacity(Traced):
+    source_of_usage: Literal["metrics", "prometheus"] = Field(
+        default="metrics",
+        description="metrics.k8s.io (kubectl top), or Prometheus with the kubernetes-mixin recording rules.",
+    )
     usage: Thresholds | None = Field(
         default=None, description="metrics.k8s.io usage over node allocatable, cluster-wide (kubectl top)."
     )
@@ -241,5 +236,6 @@ class Profile(Strict):
     nodes: Nodes | None = None
     capacity: Capacity | None = None
     storage: Storage | None = None
+    services: Services | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

@@ -1,0 +1,102 @@
+"""Service sources: what a service check reads, as raw bodies stored under `<service>/<file>`.
+
+A snapshot holds the bodies anyone can capture with curl or the vendor's CLI; a live run fetches
+them through the profile's access settings and writes the same files as evidence.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conformance.errors import SourceError
+from conformance.profile.model import Profile
+from conformance.profile.services import Access, Credential
+from conformance.transport import HttpReply
+
+if TYPE_CHECKING:
+    from conformance.cluster.live import KubeClient
+
+
+def _unchanged(_file: str, body: bytes) -> bytes:
+    return body
+
+
+@dataclass(frozen=True)
+class ServiceSource:
+    """A service whose bodies checks read.
+
+    files: the names a snapshot may hold (alternatives included, e.g. Istio's syncz.json or
+        proxy-status.txt); at least one must be present.
+    collect: fetches the bodies live; raises SourceError when the service cannot be read.
+    sanitize: applied to every body, live or from a snapshot, before anything stores it
+        (strips credentials and what checks do not need).
+    """
+
+    name: str
+    files: tuple[str, ...]
+    collect: Callable[[LiveContext], dict[str, bytes]]
+    sanitize: Callable[[str, bytes], bytes] = field(default=_unchanged)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Endpoint:
+    """A service's HTTP API, however it is reached."""
+
+    def __init__(self, service: str, access: Access, fetch: Callable[[str, Mapping[str, str]], HttpReply]) -> None:
+        self.service = service
+        self.access = access
+        self._fetch = fetch
+
+    def get(self, path: str, headers: Mapping[str, str] | None = None) -> HttpReply:
+        return self._fetch(path, headers or {})
+
+    def body(self, path: str, headers: Mapping[str, str] | None = None, accept: tuple[int, ...] = (200,)) -> bytes:
+        """The body of a successful reply; SourceError naming the service, path and status otherwise."""
+        reply = self.get(path, headers)
+        if reply.status not in accept:
+            excerpt = reply.body[:160].decode("utf-8", "replace").strip().replace("\n", " ")
+            raise SourceError(
+                self.service, f"GET {path} via {self.access.describe()} answered HTTP {reply.status}: {excerpt}"
+            )
+        return reply.body
+
+
+@dataclass
+class LiveContext:
+    profile: Profile
+    kube: KubeClient | None
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+
+    def endpoint(self, service: str, access: Access) -> Endpoint:
+        from conformance.services.access import fetcher
+
+        return Endpoint(service, access, fetcher(service, access, self.kube))
+
+    def credential(self, service: str, ref: Credential) -> str:
+        """The secret value, from the environment or a file; its value is never part of any message."""
+        if ref.env is not None:
+            value = self.environ.get(ref.env)
+            if not value:
+                raise SourceError(service, f"credential: environment variable {ref.env} is not set")
+            return value.strip()
+        assert ref.file is not None
+        try:
+            return Path(ref.file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SourceError(service, f"credential: cannot read {ref.file} ({exc.strerror})") from None
+
+    def authorization(self, service: str, ref: Credential | None) -> dict[str, str]:
+        if ref is None:
+            return {}
+        value = self.credential(service, ref)
+        if ref.scheme == "basic":
+            import base64
+
+            return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
+        return {"Authorization": f"Bearer {value}"}
