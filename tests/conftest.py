@@ -18,7 +18,12 @@ DEMO = ROOT / "snapshots" / "254carbon"
 
 @cache
 def _demo_files() -> dict[str, Any]:
-    return {str(path.relative_to(DEMO)): json.loads(path.read_text()) for path in sorted(DEMO.rglob("*.json"))}
+    """Every file of the demo: JSON parsed, anything else (proxy-status.txt, topics.txt) as text."""
+    return {
+        str(path.relative_to(DEMO)): json.loads(path.read_text()) if path.suffix == ".json" else path.read_text()
+        for path in sorted(DEMO.rglob("*"))
+        if path.is_file()
+    }
 
 
 class Snapshot:
@@ -56,13 +61,14 @@ class Snapshot:
         del self.files[f"kubernetes/{resource}.json"]
 
     def truncate(self, resource: str, keep: int = 4000) -> None:
-        self.truncated[f"kubernetes/{resource}.json"] = keep
+        """Cut a file short: a resource name (`pods`) or a path in the snapshot (`istio/syncz.json`)."""
+        self.truncated[resource if "/" in resource else f"kubernetes/{resource}.json"] = keep
 
     def write(self, directory: Path) -> Path:
         for name, document in self.files.items():
             path = directory / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            text = json.dumps(document, indent=2)
+            text = document if isinstance(document, str) else json.dumps(document, indent=2)
             path.write_text(text[: self.truncated[name]] if name in self.truncated else text)
         return directory
 

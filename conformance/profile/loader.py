@@ -3,7 +3,8 @@
 Overlay rules (`extends: NAME`): mappings merge key by key, the overlay winning; lists of
 entries that have an identity (namespace, kind, name, or a rule's name) merge entry by entry,
 so an overlay can change one workload without repeating the others; any other list, and any
-scalar, is replaced whole. `metadata` is never inherited.
+scalar, is replaced whole, and so are `access` and credential mappings (they choose one of several
+ways). `metadata` is never inherited.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from conformance.errors import ProfileError
 from conformance.profile.model import Profile
 
 IDENTITY_KEYS = ("namespace", "kind", "name")
+# Mappings that choose one alternative (how a service is reached, where a secret comes from):
+# merging them key by key would combine two choices, so an overlay replaces them whole.
+REPLACED_WHOLE = frozenset({"access", "credentials", "sasl_password"})
 MAX_DEPTH = 8
 
 
@@ -115,7 +119,7 @@ def merge(base: Any, overlay: Any) -> Any:
     if isinstance(base, dict) and isinstance(overlay, dict):
         merged: dict[Any, Any] = dict(base)
         for key, value in overlay.items():
-            merged[key] = merge(base[key], value) if key in base else value
+            merged[key] = merge(base[key], value) if key in base and key not in REPLACED_WHOLE else value
         return merged
     if isinstance(base, list) and isinstance(overlay, list):
         base_ids = [_identity(e) for e in base]

@@ -7,12 +7,15 @@ them through the profile's access settings and writes the same files as evidence
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from conformance.errors import SourceError
+import orjson
+
+from conformance.errors import MalformedObject, SourceError
 from conformance.profile.model import Profile
 from conformance.profile.services import Access, Credential
 from conformance.transport import HttpReply
@@ -100,3 +103,19 @@ class LiveContext:
 
             return {"Authorization": "Basic " + base64.b64encode(value.encode()).decode()}
         return {"Authorization": f"Bearer {value}"}
+
+
+def load_json(service: str, file: str, body: bytes) -> Any:
+    """Parse a stored body; a body that is not JSON is malformed data, never an empty answer."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedObject(f"{service}/{file} is not valid JSON ({exc})") from None
+
+
+def redact_url(text: str) -> str:
+    """Drop user:password@ from a URL; credentials in scrape or registry URLs must not be stored."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")

@@ -1,0 +1,327 @@
+"""Service checks (Istio, Kong, portal, Grafana, Jaeger): demo mutations, and each way of reaching a service."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from payloads import PayloadServer
+
+from conformance.istio.sync import TYPE_URLS
+
+from conftest import DEMO, ROOT, Snapshot, SuiteRun, run_suite
+from kubeapi import KubeApiServer
+
+FAIL, ERROR = "failed", "error"
+CANARY = "s3cr3t-canary-7d1f"
+
+
+def syncz(s: Snapshot) -> list[dict[str, Any]]:
+    proxies: list[dict[str, Any]] = s.files["istio/syncz.json"]
+    return proxies
+
+
+def make_stale(s: Snapshot) -> None:
+    proxy = syncz(s)[1]
+    proxy["cluster_sent"] = "newer-nonce"
+    proxy["resources"][TYPE_URLS["CDS"]]["sent"] = "newer-nonce"
+
+
+def make_not_sent(s: Snapshot) -> None:
+    proxy = syncz(s)[0]
+    proxy["route_sent"] = proxy["route_acked"] = ""
+    del proxy["resources"][TYPE_URLS["RDS"]]
+
+
+def drop_portal_proxy(s: Snapshot) -> None:
+    s.files["istio/syncz.json"] = [p for p in syncz(s) if not p["proxy"].startswith("portal-services")]
+
+
+def drop_trino(s: Snapshot) -> None:
+    portal = s.files["portal/services.json"]
+    portal["services"] = [e for e in portal["services"] if e["name"] != "Trino"]
+
+
+def drop_lakefs_workload(s: Snapshot) -> None:
+    s.remove("deployments.apps", "data-platform", "lakefs")
+
+
+def kong_db_down(s: Snapshot) -> None:
+    s.files["kong/status.json"]["database"]["reachable"] = False
+
+
+def kong_dbless(hash_value: str) -> Callable[[Snapshot], None]:
+    def mutate(s: Snapshot) -> None:
+        status = s.files["kong/status.json"]
+        del status["database"]
+        status["configuration_hash"] = hash_value
+
+    return mutate
+
+
+def jaeger_v3_empty(s: Snapshot) -> None:
+    s.files["jaeger/services.json"] = {}
+
+
+def grafana_dashboard_gone(s: Snapshot) -> None:
+    s.files["grafana/search.json"] = [d for d in s.files["grafana/search.json"] if d["title"] != "Kong API Gateway"]
+
+
+def istio_as_text(stale: bool) -> Callable[[Snapshot], None]:
+    def mutate(s: Snapshot) -> None:
+        head = "NAME                                              CLUSTER        CDS                LDS                EDS                RDS                ECDS         ISTIOD                      VERSION"  # noqa: E501
+        rows = [
+            f"{p['proxy']:<50}Kubernetes     SYNCED (3m12s)     {'STALE' if stale and i == 2 else 'SYNCED (3m12s)':<19}"
+            f"SYNCED (2m1s)      SYNCED (3m12s)     NOT SENT     istiod-84bbcb5b7-6rdw5      1.23.2"
+            for i, p in enumerate(syncz(s))
+        ]
+        del s.files["istio/syncz.json"]
+        s.files["istio/proxy-status.txt"] = "\n".join([head, *rows]) + "\n"
+
+    return mutate
+
+
+def istio_as_client_configs(s: Snapshot) -> None:
+    configs = []
+    for proxy in syncz(s):
+        pod, _, namespace = proxy["proxy"].rpartition(".")
+        configs.append(
+            {
+                "node": {"id": f"sidecar~10.0.0.1~{pod}.{namespace}~{namespace}.svc.cluster.local"},
+                "genericXdsConfigs": [
+                    {"typeUrl": TYPE_URLS[t], "configStatus": "SYNCED"} for t in ("CDS", "LDS", "EDS", "RDS")
+                ],
+            }
+        )
+    del s.files["istio/syncz.json"]
+    s.files["istio/proxy-status.json"] = configs
+
+
+def remove_service(name: str) -> Callable[[Snapshot], None]:
+    def mutate(s: Snapshot) -> None:
+        for key in [k for k in s.files if k.startswith(f"{name}/")]:
+            del s.files[key]
+
+    return mutate
+
+
+ISTIO_CHECKS = (
+    "test_proxies_synced[all-proxies]",
+    "test_expected_proxies[kong/kong]",
+    "test_expected_proxies[data-platform/portal-services]",
+    "test_sidecars[sidecars]",
+)
+
+SCENARIOS: list[tuple[str, Callable[[Snapshot], None], dict[str, tuple[str, str]]]] = [
+    ("proxy STALE", make_stale, {"test_proxies_synced[all-proxies]": (FAIL, "kong-884b8f4bd-sr4v7.kong CDS STALE")}),
+    ("NOT SENT not allowed", make_not_sent, {"test_proxies_synced[all-proxies]": (FAIL, "8w7tx.kong RDS NOT SENT")}),
+    (
+        "proxy absent",
+        drop_portal_proxy,
+        {
+            "test_expected_proxies[data-platform/portal-services]": (
+                FAIL,
+                "0 proxies known to istiod, expected at least 1",
+            ),
+            "test_sidecars[sidecars]": (FAIL, "2 sidecars, expected at least 3"),
+        },
+    ),
+    ("istioctl 1.23 text, all synced", istio_as_text(stale=False), {}),
+    (
+        "istioctl 1.23 text with a STALE cell",
+        istio_as_text(stale=True),
+        {"test_proxies_synced[all-proxies]": (FAIL, "portal-services-64d5779b68-6d924.data-platform LDS STALE")},
+    ),
+    ("istioctl 1.30 JSON", istio_as_client_configs, {}),
+    ("portal service missing", drop_trino, {"test_portal_services[registered]": (FAIL, "Trino not registered")}),
+    (
+        "portal target gone",
+        drop_lakefs_workload,
+        {
+            "test_portal_targets[targets]": (
+                FAIL,
+                "lakeFS registered, but Deployment data-platform/lakefs does not exist",
+            )
+        },
+    ),
+    (
+        "Kong database unreachable",
+        kong_db_down,
+        {"test_kong_database[kong-admin]": (FAIL, "database.reachable is false")},
+    ),
+    ("Kong DB-less with a configuration", kong_dbless("a1b2c3d4e5f60718293a4b5c6d7e8f90"), {}),
+    (
+        "Kong DB-less without configuration",
+        kong_dbless("0" * 32),
+        {"test_kong_database[kong-admin]": (FAIL, "configuration_hash is all zeros")},
+    ),
+    ("Jaeger v3, no traces", jaeger_v3_empty, {"test_jaeger_services[services]": (FAIL, "0 services with traces")}),
+    (
+        "Grafana dashboard missing",
+        grafana_dashboard_gone,
+        {"test_grafana_dashboards[dashboards]": (FAIL, "Kong API Gateway dashboard not found")},
+    ),
+    (
+        "Kong not captured",
+        remove_service("kong"),
+        {
+            "test_kong_admin_api[kong-admin]": (ERROR, "snapshot has no kong/root.json"),
+            "test_kong_database[kong-admin]": (ERROR, "snapshot has no kong/status.json"),
+        },
+    ),
+    (
+        "Istio not captured",
+        remove_service("istio"),
+        dict.fromkeys(ISTIO_CHECKS, (ERROR, "snapshot has none of istio/syncz.json, istio/proxy-status.json")),
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "mutate", "expected"), SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_service_scenario(
+    name: str,
+    mutate: Callable[[Snapshot], None],
+    expected: dict[str, tuple[str, str]],
+    demo: Snapshot,
+    pytester: pytest.Pytester,
+) -> None:
+    mutate(demo)
+    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}")
+    seen = run.not_passed()
+    assert {k: v.outcome for k, v in seen.items()} == {k: v[0] for k, v in expected.items()}, name
+    for check, (_, text) in expected.items():
+        assert text in seen[check].message, f"{check}: {text!r} not in {seen[check].message!r}"
+
+
+@pytest.mark.parametrize("service", ["istio/syncz.json", "portal/services.json", "jaeger/services.json"])
+def test_truncated_body_is_an_error(service: str, demo: Snapshot, pytester: pytest.Pytester) -> None:
+    demo.truncate(service, keep=40)
+    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}")
+    seen = run.not_passed()
+    assert seen
+    assert all(o.outcome == ERROR and f"{service} is not valid JSON" in o.message for o in seen.values())
+
+
+def test_accepted_missing_portal_targets_are_shown(pytester: pytest.Pytester) -> None:
+    run = run_suite(pytester, f"--snapshot={DEMO}", "-k", "test_portal_targets", "-v")
+    assert run.result.ret == 0
+    html = (run.run_dir / "report.html").read_text()
+    assert "missing but accepted by the profile" in html
+    assert "Kiali -&gt;" in html or "Kiali -&amp;gt;" in html
+
+
+# -- live: each access method against services that speak the real payloads ---------------------------------
+
+
+def demo_payloads(server: PayloadServer, kong_root_extra: dict[str, Any] | None = None) -> None:
+    def body(rel: str) -> bytes:
+        return (DEMO / rel).read_bytes()
+
+    root = json.loads(body("kong/root.json"))
+    root.update(kong_root_extra or {})
+    server.route("/", json.dumps(root))
+    server.route("/status", body("kong/status.json"))
+    server.route("/api/services", body("portal/services.json"))
+    server.route("/api/search?type=dash-db", body("grafana/search.json"))
+    server.route("/api/v3/services", '{"services": ["istio-ingressgateway", "kong", "portal-services"]}')
+    server.route("/debug/syncz", body("istio/syncz.json"))
+
+
+@pytest.fixture
+def payloads() -> Iterator[PayloadServer]:
+    with PayloadServer() as server:
+        demo_payloads(server, {"configuration": {"pg_password": CANARY, "admin_listen": ["0.0.0.0:8001"]}})
+        yield server
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeApiServer]:
+    api = KubeApiServer.from_snapshot(DEMO, token="kube-token-5e2a")
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+def overlay(directory: Path, services_yaml: str) -> Path:
+    path = directory / "overlay.yaml"
+    path.write_text(
+        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: overlay}\n"
+        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\nservices:\n{services_yaml}"
+    )
+    return path
+
+
+HTTP_SERVICES = "test_kong or test_portal or test_grafana or test_jaeger"
+
+
+def live(pytester: pytest.Pytester, kube: KubeApiServer, profile: Path | str, *args: str) -> SuiteRun:
+    config = kube.write_kubeconfig(pytester.path / "kubeconfig")
+    return run_suite(pytester, f"--kubeconfig={config}", *args, profile=str(profile))
+
+
+def test_services_by_direct_url(
+    payloads: PayloadServer, kube: KubeApiServer, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GRAFANA_TOKEN", CANARY)
+    url = payloads.url
+    profile = overlay(
+        pytester.path,
+        f"  kong: {{access: {{url: '{url}'}}}}\n"
+        f"  portal: {{access: {{url: '{url}'}}}}\n"
+        f"  grafana: {{access: {{url: '{url}'}}, credentials: {{env: GRAFANA_TOKEN}}}}\n"
+        f"  jaeger: {{access: {{url: '{url}'}}}}\n",
+    )
+    run = live(pytester, kube, profile, "-k", HTTP_SERVICES)
+    assert run.result.ret == 0, run.result.stdout.str()
+    assert len(run.outcomes) == 6
+    grafana = [s for s in payloads.seen if s.path.startswith("/api/search")]
+    assert grafana[0].headers.get("Authorization") == f"Bearer {CANARY}"
+    v1 = [s.path for s in payloads.seen if s.path.startswith("/api/v3")]
+    assert v1 == ["/api/v3/services"]
+    stored = json.loads((run.run_dir / "evidence" / "kong" / "root.json").read_text())
+    assert "configuration" not in stored
+    assert stored["version"] == "3.8.0"
+    for path in run.run_dir.rglob("*"):
+        if path.is_file():
+            assert CANARY not in path.read_text(errors="replace"), path
+
+
+def test_services_through_the_api_server_service_proxy(
+    payloads: PayloadServer, kube: KubeApiServer, pytester: pytest.Pytester
+) -> None:
+    for namespace, name, port in (
+        ("kong", "kong-admin", 8001),
+        ("data-platform", "portal-services", 8080),
+        ("monitoring", "grafana", 80),
+        ("istio-system", "jaeger-query", 16686),
+    ):
+        kube.register_service_proxy(namespace, name, port, payloads.handle)
+    payloads.route("/api/v3/services", "404 page not found", status=404)  # Jaeger before v2: v1 API only
+    payloads.route("/api/services", (DEMO / "jaeger" / "services.json").read_bytes())
+    run = live(pytester, kube, "prod", "-k", HTTP_SERVICES)
+    assert run.result.ret == 0, run.result.stdout.str()
+    paths = [r.path for r in kube.requests if "/proxy/" in r.path]
+    assert "/api/v1/namespaces/kong/services/kong-admin:8001/proxy/status" in paths
+    assert "/api/v1/namespaces/istio-system/services/jaeger-query:16686/proxy/api/services" in paths
+    assert json.loads((run.run_dir / "evidence" / "jaeger" / "services.json").read_text())["total"] == 5
+
+
+def test_unreachable_service_is_an_error_within_its_timeout(kube: KubeApiServer, pytester: pytest.Pytester) -> None:
+    profile = overlay(pytester.path, "  kong: {access: {url: 'http://127.0.0.1:9', timeout: 2s, retries: 0}}\n")
+    run = live(pytester, kube, profile, "-k", "test_kong")
+    outcomes = run.outcomes
+    assert set(outcomes) == {"test_kong_admin_api[kong-admin]", "test_kong_database[kong-admin]"}
+    assert all(o.outcome == ERROR and "kong: cannot reach http://127.0.0.1:9" in o.message for o in outcomes.values())
+
+
+def test_service_proxy_without_endpoints_is_an_error(kube: KubeApiServer, pytester: pytest.Pytester) -> None:
+    run = live(pytester, kube, "prod", "-k", "test_portal_services")
+    (outcome,) = run.outcomes.values()
+    assert outcome.outcome == ERROR
+    assert "answered HTTP 503" in outcome.message
+    assert "no endpoints available" in outcome.message
