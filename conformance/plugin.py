@@ -17,7 +17,7 @@ from conformance.check import CheckSpec
 from conformance.cluster.live import KubeconfigError, load_target
 from conformance.errors import CouldNotEvaluate, ProfileError
 from conformance.profile.loader import available_profiles, load_profile
-from conformance.settings import EXPECTATION_KEY, FINDING_KEY, SETTINGS_KEY, RunSettings
+from conformance.settings import FINDING_KEY, SETTINGS_KEY, RunSettings
 
 NOT_IN_PROFILE = "not-in-profile"
 
@@ -192,7 +192,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     spec = _spec(item)
     if spec is None:
         return report
-    expectation = item.stash.get(EXPECTATION_KEY, None)
+    callspec = getattr(item, "callspec", None)
+    expectation = callspec.params.get("expectation") if callspec is not None else None
     if call.when == "setup":
         report.user_properties.append(("area", spec.area))
         report.user_properties.append(("requirement", spec.describe(expectation)))
@@ -235,7 +236,9 @@ def _extras(spec: CheckSpec, expectation: Any, finding: Any) -> list[dict[str, A
     )
     result = [extras.html(body)]
     for name in finding.evidence:
-        result.append(extras.url(f"evidence/kubernetes/{name}.json", name=f"evidence: {name}"))
+        # Resources are named `pods`, `deployments.apps`; service bodies by their path, `kong/status.json`.
+        path = f"evidence/{name}" if "/" in name else f"evidence/kubernetes/{name}.json"
+        result.append(extras.url(path, name=f"evidence: {name}"))
     return result
 
 
@@ -245,6 +248,13 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
         if cell.startswith('<td class="col-testId">'):
             inner = cell.removeprefix('<td class="col-testId">').removesuffix("</td>")
             cells[index] = f'<td class="col-testId">{html.escape(html.unescape(inner))}</td>'
+
+
+def pytest_html_report_title(report: Any) -> None:
+    config = getattr(report, "config", None)
+    settings = config.stash.get(SETTINGS_KEY, None) if config is not None else None
+    if settings is not None:
+        report.title = f"Conformance: profile {settings.profile.name}, {settings.source_label}"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:

@@ -37,4 +37,3 @@ class RunSettings:
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 STATE_KEY = pytest.StashKey[ClusterState]()
 FINDING_KEY = pytest.StashKey[Finding]()
-EXPECTATION_KEY = pytest.StashKey[object]()

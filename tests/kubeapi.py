@@ -2,7 +2,8 @@
 
 Why: the suite's own tests and benchmarks need an API server that behaves like the real one where the
 suite depends on it (discovery, chunked lists with continue tokens, selectors, Status error bodies,
-throttling/expiry faults, service proxy) without a cluster. Standard library plus orjson only.
+throttling/expiry faults, service proxy, port-forward over WebSocket) without a cluster. Standard library plus
+orjson only.
 
 Input is either a snapshot directory (``kubernetes/<resource>[.<group>].json`` files as written by
 ``kubectl get <resource> -A -o json``) or an in-memory ``{stem: [items...]}`` mapping.
@@ -14,6 +15,7 @@ import base64
 import binascii
 import bisect
 import contextlib
+import hashlib
 import json
 import re
 import socket
@@ -26,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple, Self, cast
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote, urlsplit
 
 import orjson
 
@@ -34,6 +36,7 @@ __all__ = [
     "CONTINUE_EXPIRED_MESSAGE",
     "DEFAULT_USER",
     "DEFAULT_VERSION",
+    "PORT_FORWARD_PROTOCOLS",
     "ApiResponse",
     "Delay",
     "Fault",
@@ -185,7 +188,15 @@ _FIELDS: dict[tuple[str, str], dict[str, tuple[str, str]]] = {
     },
 }
 _SYSTEM_NAMESPACES = ("default", "kube-node-lease", "kube-public", "kube-system")
-_RECORDED_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+_RECORDED_HEADERS = (
+    "Accept",
+    "Accept-Encoding",
+    "Content-Type",
+    "User-Agent",
+    "Upgrade",
+    "Sec-WebSocket-Protocol",
+    "X-Stream-Protocol-Version",
+)
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer"}
     | {"transfer-encoding", "upgrade", "content-length", "host", "authorization"}
@@ -223,6 +234,16 @@ _OP_REQ_RE = re.compile(r"\s*([^\s!=<>(),]+)\s*(==|!=|=|<|>)\s*([^\s!=<>(),]*)\s
 _EXISTS_REQ_RE = re.compile(r"\s*(!?)\s*([^\s!=<>(),]+)\s*")
 _FIELD_REQ_RE = re.compile(r"\s*([^\s!=]+)\s*(==|!=|=)\s*(.*?)\s*")
 _PROXY_RE = re.compile(r"/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?")
+_PORT_FORWARD_RE = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward")
+#: WebSocket subprotocols the port-forward accepts, both with the kubelet's binary channel framing; a client
+#: offering none gets that framing too (the kubelet's ``""`` entry). Not served: v4.base64 and SPDY/3.1.
+PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "portforward.k8s.io")
+_SPDY_TUNNELING = "SPDY/3.1+portforward.k8s.io"  # kubectl 1.31+: SPDY framing inside a WebSocket
+_WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+_WS_CONT, _WS_TEXT, _WS_BINARY, _WS_CLOSE, _WS_PING, _WS_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+_WS_MAX_MESSAGE = 16 * 1024 * 1024
+_FORWARD_CHUNK = 32 * 1024  # io.Copy's buffer: the kubelet relays the pod's bytes in frames of at most this
+_CLOSE_GRACE_SECONDS = 1.0  # containerd gives the other direction a second to finish after one ends
 
 _Matcher = Callable[["_Entry"], bool]
 
@@ -676,6 +697,162 @@ def _validate_list_options(rv: str, match: str, token: str) -> None:
         raise _bad_request("specifying resource version is not allowed when using continue")
 
 
+# ------------------------------------------------------------------------------------------- port-forward
+
+
+@dataclass(frozen=True)
+class _Tunnel:
+    """An accepted port-forward upgrade: whose ports to relay once the connection is switched to WebSocket."""
+
+    namespace: str
+    pod: str
+    uid: str
+    ports: tuple[int, ...]
+
+
+class _Upgrade(Exception):
+    """Raised by the router when the request is to be answered 101 and turned into a port-forward tunnel."""
+
+    def __init__(self, headers: dict[str, str], tunnel: _Tunnel) -> None:
+        super().__init__("switching protocols")
+        self.headers = headers
+        self.tunnel = tunnel
+
+
+class _WebSocketClosed(Exception):
+    """The client closed the WebSocket, went away, or broke RFC 6455: the tunnel ends."""
+
+
+def _unmask(data: bytes, mask: bytes) -> bytes:
+    """RFC 6455 5.3: XOR with the 4-byte key, done as one big-integer XOR (fast for large payloads)."""
+    n = len(data)
+    if not n:
+        return data
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(data, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+def _frame(opcode: int, payload: bytes) -> bytes:
+    """One final, unmasked server frame (servers never mask, RFC 6455 5.1)."""
+    n = len(payload)
+    if n < 126:
+        head = bytes((0x80 | opcode, n))
+    elif n < 1 << 16:
+        head = bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big")
+    return head + payload
+
+
+class _ServerWebSocket:
+    """The server end of RFC 6455 on an upgraded connection: masked client frames in, unmasked frames out."""
+
+    def __init__(self, conn: socket.socket, read: Callable[[int], bytes]) -> None:
+        self._conn = conn
+        self._read_raw = read
+        self._send_lock = threading.Lock()
+        self._close_sent = False
+
+    def _read(self, n: int) -> bytes:
+        try:
+            data = self._read_raw(n)
+        except (OSError, ValueError) as exc:  # idle timeout, reset, or the socket shut by stop()
+            raise _WebSocketClosed(str(exc) or type(exc).__name__) from None
+        if len(data) < n:
+            raise _WebSocketClosed("connection closed")
+        return data
+
+    def send(self, opcode: int, payload: bytes = b"") -> bool:
+        """Write one frame (thread-safe); False once a close frame was sent or the connection is gone."""
+        frame = _frame(opcode, payload)
+        with self._send_lock:
+            if self._close_sent:
+                return False
+            self._close_sent = opcode == _WS_CLOSE
+            try:
+                self._conn.sendall(frame)
+            except OSError:
+                self._close_sent = True
+                return False
+        return True
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        self.send(_WS_CLOSE, code.to_bytes(2, "big") + reason.encode()[:123])
+
+    def _fail(self, code: int, reason: str) -> _WebSocketClosed:
+        self.close(code, reason)
+        return _WebSocketClosed(reason)
+
+    def receive(self) -> tuple[int, bytes]:
+        """The next data message as (opcode, payload), reassembled from fragments; pings are answered."""
+        opcode: int | None = None
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            b0, b1 = self._read(2)
+            fin, rsv, frame_op = bool(b0 & 0x80), b0 & 0x70, b0 & 0x0F
+            length = b1 & 0x7F
+            if length == 126:
+                length = int.from_bytes(self._read(2), "big")
+            elif length == 127:
+                length = int.from_bytes(self._read(8), "big")
+            if not b1 & 0x80:
+                raise self._fail(1002, "client frames must be masked")
+            if rsv or frame_op not in (_WS_CONT, _WS_TEXT, _WS_BINARY, _WS_CLOSE, _WS_PING, _WS_PONG):
+                raise self._fail(1002, "protocol error")
+            control = frame_op >= _WS_CLOSE
+            if control and (not fin or length > 125):
+                raise self._fail(1002, "invalid control frame")
+            if size + length > _WS_MAX_MESSAGE:
+                raise self._fail(1009, "message too big")
+            mask = self._read(4)
+            payload = _unmask(self._read(length), mask)
+            if frame_op == _WS_PING:
+                self.send(_WS_PONG, payload)
+                continue
+            if frame_op == _WS_PONG:
+                continue
+            if frame_op == _WS_CLOSE:
+                self.send(_WS_CLOSE, payload[:2])  # echo the status code (RFC 6455 5.5.1)
+                raise _WebSocketClosed("closed by the client")
+            if (frame_op == _WS_CONT) != (opcode is not None):
+                raise self._fail(1002, "unexpected continuation frame" if opcode is None else "expected continuation")
+            if opcode is None:
+                opcode = frame_op
+            parts.append(payload)
+            size += length
+            if fin:
+                return opcode, b"".join(parts)
+
+
+def _forward_ports(values: Sequence[str]) -> tuple[list[int], str]:
+    """The kubelet's V4Options parsing of the requested ports; (ports, error text)."""
+    if not values:
+        return [], 'query parameter "port" is required'
+    ports: list[int] = []
+    for value in values:
+        if not value:
+            return [], 'query parameter "port" cannot be empty'
+        for item in value.split(","):
+            if not item.isdigit():
+                return [], f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{item}": invalid syntax'
+            if int(item) > 65535:
+                return (
+                    [],
+                    f'unable to parse "{value}" as a port: strconv.ParseUint: parsing "{item}": value out of range',
+                )
+            if int(item) < 1:
+                return [], f'port "{value}" must be > 0'
+            ports.append(int(item))
+    return ports, ""
+
+
+def _plain(status: int, text: str, headers: Mapping[str, str] | None = None) -> ApiResponse:
+    """An error written by the kubelet with Go's http.Error (plain text), passed through by the apiserver."""
+    base = {"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"}
+    return ApiResponse(status, {**base, **(headers or {})}, f"{text}\n".encode() if text else b"")
+
+
 # ------------------------------------------------------------------------------------------------ server
 
 
@@ -749,6 +926,8 @@ class KubeApiServer:
         self._faults: list[Fault] = []
         self._delays: list[Delay] = []
         self._proxies: dict[tuple[str, str, str | None], ProxyHandler] = {}
+        self._port_forwards: dict[tuple[str, str, int], tuple[str, int]] = {}
+        self._tunnel_sockets: set[socket.socket] = set()
         self._stopping = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -804,7 +983,12 @@ class KubeApiServer:
             return
         self._stopping.set()
         httpd.shutdown()
-        httpd.close_connections()
+        httpd.close_connections()  # also the upgraded port-forward connections
+        with self._lock:
+            backends = list(self._tunnel_sockets)
+        for backend in backends:
+            with contextlib.suppress(OSError):
+                backend.shutdown(socket.SHUT_RDWR)
         httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
@@ -927,10 +1111,33 @@ class KubeApiServer:
         with self._lock:
             self._proxies.pop((namespace, name, None if port is None else str(port)), None)
 
+    # -- port-forward ----------------------------------------------------------------------------------
+
+    def register_port_forward(self, namespace: str, pod: str, port: int, target: tuple[str, int]) -> None:
+        """Back ``pods/<pod>/portforward?ports=<port>`` with a real TCP address (what the pod would listen on).
+
+        The pod must be served; a port-forward to a served pod's unregistered port fails like a pod with
+        nothing listening there (the kubelet's error on the error channel).
+        """
+        with self._lock:
+            self._port_forwards[(namespace, pod, int(port))] = (target[0], int(target[1]))
+
+    def unregister_port_forward(self, namespace: str, pod: str, port: int) -> None:
+        with self._lock:
+            self._port_forwards.pop((namespace, pod, int(port)), None)
+
     # -- request handling (called from handler threads) ------------------------------------------------
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> ApiResponse:
-        """Answer one HTTP request; also usable directly (no socket) from tests and benchmarks."""
+        """Answer one HTTP request; also usable directly (no socket) from tests and benchmarks.
+
+        An accepted port-forward upgrade answers 101 here; only a socket can then carry the tunnel.
+        """
+        return self._exchange(method, target, headers, body)[0]
+
+    def _exchange(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> tuple[ApiResponse, _Tunnel | None]:
         split = urlsplit(target)
         path = split.path or "/"
         query = dict(parse_qsl(split.query, keep_blank_values=True))
@@ -944,8 +1151,11 @@ class KubeApiServer:
         )
         with self._lock:
             self._requests.append(record)
+        tunnel: _Tunnel | None = None
         try:
             response = self._respond(method, path, split.query, query, headers, lowered, body)
+        except _Upgrade as upgrade:
+            response, tunnel = ApiResponse(101, dict(upgrade.headers), b""), upgrade.tunnel
         except _ApiError as err:
             err_headers = {"Content-Type": "application/json", **err.headers}
             response = ApiResponse(err.code, err_headers, _json(err.body))
@@ -956,7 +1166,7 @@ class KubeApiServer:
         response.headers.setdefault("Audit-Id", str(uuid.uuid4()))
         response.headers.setdefault("Cache-Control", "no-cache, private")
         record.status = response.status
-        return response
+        return response, tunnel
 
     def _respond(
         self,
@@ -974,6 +1184,8 @@ class KubeApiServer:
             if scheme.lower() != "bearer" or presented.strip() != self.token:
                 raise _ApiError(401, "Unauthorized", "Unauthorized")
         self._raise_fault(method, path, query)
+        if m := _PORT_FORWARD_RE.fullmatch(path):
+            return self._port_forward(method, m, raw_query, lowered)
         if m := _PROXY_RE.fullmatch(path):
             return self._proxy(method, m, raw_query, headers, lowered, body)
         if method != "GET":
@@ -1143,6 +1355,150 @@ class KubeApiServer:
             raise _ApiError(503, "ServiceUnavailable", f"error trying to reach service: {exc}") from None
         kept = {k: v for k, v in out_headers.items() if k.lower() not in _HOP_BY_HOP}
         return ApiResponse(status, kept, out_body)
+
+    def _port_forward(self, method: str, m: re.Match[str], raw_query: str, lowered: Mapping[str, str]) -> ApiResponse:
+        """pods/portforward: the apiserver's checks, then the kubelet's, then the RFC 6455 handshake (_Upgrade)."""
+        if method not in ("GET", "POST"):  # the connecter serves GET and POST
+            raise _ApiError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED_MESSAGE, {})
+        namespace, name = unquote(m.group(1)), unquote(m.group(2))
+        pods = self._catalog.by_gvr.get(("", "v1", "pods"))
+        entry = pods.find(namespace, name) if pods is not None else None
+        if entry is None:
+            raise _ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
+        if not _field_value(entry, "spec.nodeName", ""):
+            raise _bad_request(f"pod {name} does not have a host assigned")
+        upgrade = lowered.get("upgrade", "").strip()
+        connection = {token.strip().lower() for token in lowered.get("connection", "").split(",")}
+        if not upgrade or "upgrade" not in connection:
+            raise _bad_request("Upgrade request required")  # UpgradeAwareHandler with UpgradeRequired
+        if upgrade.lower() != "websocket":
+            raise _bad_request(
+                f"{upgrade} upgrades are not implemented by this test server; it serves port-forward over "
+                f"WebSocket ({', '.join(PORT_FORWARD_PROTOCOLS)})"
+            )
+        offered = [p.strip() for p in lowered.get("sec-websocket-protocol", "").split(",") if p.strip()]
+        if _SPDY_TUNNELING in offered and not set(offered) & set(PORT_FORWARD_PROTOCOLS):
+            # The apiserver itself (not the kubelet) serves this one, from the stream headers, without ?ports=.
+            raise _bad_request(
+                f"{_SPDY_TUNNELING} (SPDY/3.1 tunneled over WebSocket, as kubectl speaks it) is not implemented by "
+                f"this test server; it serves WebSocket {', '.join(PORT_FORWARD_PROTOCOLS)}"
+            )
+        # From here the kubelet answers: its errors are plain text, passed through by the apiserver.
+        ports, problem = _forward_ports(parse_qs(raw_query, keep_blank_values=True).get("ports", []))
+        if problem:
+            return _plain(400, problem)
+        if _field_value(entry, "status.phase", "") != "Running":
+            message = "Internal error occurred: sandbox container is not running"
+            raise _ApiError(500, "InternalError", message, {"causes": [{"message": message}]})
+        if lowered.get("sec-websocket-version", "").strip() != "13":
+            return _plain(400, "", {"Sec-WebSocket-Version": "13"})
+        key = lowered.get("sec-websocket-key", "").strip()
+        try:
+            valid_key = len(base64.b64decode(key, validate=True)) == 16
+        except (binascii.Error, ValueError):
+            valid_key = False
+        if not valid_key:
+            return _plain(400, "")
+        chosen = next((p for p in offered if p in PORT_FORWARD_PROTOCOLS), None)
+        if offered and chosen is None:  # wsstream's handshake refusal (x/net/websocket answers 403)
+            supported = " ".join(("", *PORT_FORWARD_PROTOCOLS))
+            text = (
+                f"requested protocol(s) are not supported: [{' '.join(offered)}]; supported protocols are [{supported}]"
+            )
+            return _plain(403, text)
+        accept = base64.b64encode(hashlib.sha1((key + _WEBSOCKET_GUID).encode()).digest()).decode()
+        headers = {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept}
+        if chosen is not None:
+            headers["Sec-WebSocket-Protocol"] = chosen
+        uid = str((entry.obj.get("metadata") or {}).get("uid") or "")
+        raise _Upgrade(headers, _Tunnel(namespace, name, uid, tuple(ports)))
+
+    def _dial(self, tunnel: _Tunnel, port: int) -> tuple[socket.socket | None, str]:
+        """Connect to the pod's port like the CRI runtime (inside the pod's network namespace); or its error."""
+        with self._lock:
+            target = self._port_forwards.get((tunnel.namespace, tunnel.pod, port))
+        failure = "connect: connection refused"
+        if target is not None:
+            try:
+                backend = socket.create_connection(target, timeout=5)
+            except OSError as exc:
+                failure = f"connect: {(exc.strerror or str(exc)).lower()}"
+            else:
+                backend.settimeout(None)
+                with self._lock:
+                    self._tunnel_sockets.add(backend)
+                return backend, ""
+        sandbox = hashlib.sha256(f"{tunnel.namespace}/{tunnel.pod}/{tunnel.uid}".encode()).hexdigest()
+        netns = uuid.uuid5(uuid.NAMESPACE_OID, sandbox)
+        return None, (
+            f"error forwarding port {port} to pod {sandbox}, uid : failed to execute portforward in network "
+            f'namespace "/var/run/netns/cni-{netns}": failed to connect to localhost:{port} inside namespace '
+            f'"{sandbox}", IPv4: dial tcp4 127.0.0.1:{port}: {failure} IPv6 dial tcp6 [::1]:{port}: {failure} '
+        )
+
+    def _run_port_forward(self, conn: socket.socket, read: Callable[[int], bytes], tunnel: _Tunnel) -> None:
+        """Relay like the kubelet: port prefixes on every channel, then pod bytes <-> channel 2i frames.
+
+        Ends when the client closes, or (after a close frame) when every pod connection has closed.
+        """
+        ws = _ServerWebSocket(conn, read)
+        for i, port in enumerate(tunnel.ports):
+            prefix = port.to_bytes(2, "little")
+            ws.send(_WS_BINARY, bytes((2 * i,)) + prefix)
+            ws.send(_WS_BINARY, bytes((2 * i + 1,)) + prefix)
+        backends: list[socket.socket | None] = []
+        for i, port in enumerate(tunnel.ports):
+            backend, error = self._dial(tunnel, port)
+            if error:
+                ws.send(_WS_BINARY, bytes((2 * i + 1,)) + error.encode())
+            backends.append(backend)
+        client_gone = threading.Event()
+
+        def pump(channel: int, backend: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while chunk := backend.recv(_FORWARD_CHUNK):
+                    if not ws.send(_WS_BINARY, bytes((channel,)) + chunk):
+                        break
+
+        pumps = [
+            threading.Thread(target=pump, args=(2 * i, b), daemon=True, name=f"portforward-{tunnel.pod}-{i}")
+            for i, b in enumerate(backends)
+            if b is not None
+        ]
+
+        def finish() -> None:
+            for thread in pumps:
+                thread.join()
+            ws.close(1000)
+            if not client_gone.wait(_CLOSE_GRACE_SECONDS):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)  # unblocks the reader below
+
+        for thread in pumps:
+            thread.start()
+        finisher = threading.Thread(target=finish, daemon=True, name=f"portforward-{tunnel.pod}")
+        finisher.start()
+        try:
+            while True:
+                _, message = ws.receive()
+                index = message[0] // 2 if message else -1
+                if message and message[0] % 2 == 0 and index < len(backends) and backends[index] is not None:
+                    with contextlib.suppress(OSError):
+                        cast(socket.socket, backends[index]).sendall(message[1:])
+                # Other channels (error channels, unknown ones) are ignored, as wsstream does.
+        except _WebSocketClosed:
+            pass
+        finally:
+            client_gone.set()
+            opened = [b for b in backends if b is not None]
+            for backend in opened:
+                with contextlib.suppress(OSError):
+                    backend.shutdown(socket.SHUT_RDWR)  # ends the pumps' recv
+            finisher.join(timeout=_CLOSE_GRACE_SECONDS + 1)
+            for backend in opened:
+                backend.close()
+                with self._lock:
+                    self._tunnel_sockets.discard(backend)
 
     def _stall(self, path: str) -> None:
         with self._lock:
@@ -1323,7 +1679,18 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             api = cast(_HTTPServer, self.server).api
-            response = api.handle(self.command, self.path, dict(self.headers.items()), body)
+            headers = {k: v for k, v in self.headers.items() if k.lower() != "sec-websocket-protocol"}
+            if offered := self.headers.get_all("Sec-WebSocket-Protocol"):  # may come as several headers
+                headers["Sec-WebSocket-Protocol"] = ", ".join(offered)
+            response, tunnel = api._exchange(self.command, self.path, headers, body)
+            if tunnel is not None:
+                self.send_response(101, "Switching Protocols")
+                for name, value in response.headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.close_connection = True
+                api._run_port_forward(self.connection, self.rfile.read, tunnel)
+                return
             self.send_response(response.status)
             for name, value in response.headers.items():
                 self.send_header(name, value)

@@ -138,5 +138,5 @@ def test_proxy_status_json_1_30_client_configs() -> None:
 
 
 def test_proxy_status_json_needs_node_ids() -> None:
-    with pytest.raises(MalformedObject, match="node.id is missing"):
+    with pytest.raises(MalformedObject, match=r"node\.id is missing"):
         parse_client_configs([{"genericXdsConfigs": []}], "istio/proxy-status.json")

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conformance.cluster.live import KubeClient, load_target
 from conformance.cluster.resources import KNOWN, PODS
@@ -41,19 +42,25 @@ def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
     return server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
 
 
-def paged_profile(directory: Path, page_size: int = 7, consistent: bool = False) -> Path:
-    """prod with a small page size, so every list takes several pages."""
-    path = directory / "paged.yaml"
-    path.write_text(
-        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: paged}\n"
-        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\n"
-        f"collection: {{page_size: {page_size}, consistent_reads: {str(consistent).lower()}}}\n"
-    )
+def kubernetes_profile(directory: Path, name: str = "kubernetes", **collection: object) -> Path:
+    """prod's Kubernetes expectations without its services (those have their own live tests)."""
+    document = yaml.safe_load((ROOT / "profiles" / "prod.yaml").read_text())
+    del document["services"]
+    document["metadata"]["name"] = name
+    document["collection"] = collection
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
     return path
 
 
-def live(pytester: pytest.Pytester, kubeconfig: Path, *args: str, profile: str = "prod") -> SuiteRun:
-    return run_suite(pytester, f"--kubeconfig={kubeconfig}", *args, profile=profile)
+def paged_profile(directory: Path, page_size: int = 7, consistent: bool = False) -> Path:
+    """Kubernetes checks with a small page size, so every list takes several pages."""
+    return kubernetes_profile(directory, "paged", page_size=page_size, consistent_reads=consistent)
+
+
+def live(pytester: pytest.Pytester, kubeconfig: Path, *args: str, profile: str | None = None) -> SuiteRun:
+    chosen = profile or str(kubernetes_profile(pytester.path))
+    return run_suite(pytester, f"--kubeconfig={kubeconfig}", *args, profile=chosen)
 
 
 def outcomes_of(run: SuiteRun) -> dict[str, str]:
@@ -96,7 +103,7 @@ def test_live_evidence_re_evaluates_offline_to_the_same_verdicts(
     evidence = first.run_dir / "evidence"
     assert (evidence / "meta.json").is_file()
     assert (evidence / "kubernetes" / "pods.json").is_file()
-    again = run_suite(pytester, f"--snapshot={evidence}")
+    again = run_suite(pytester, f"--snapshot={evidence}", profile=str(kubernetes_profile(pytester.path)))
     assert outcomes_of(again) == outcomes_of(first)
     stored = (evidence / "kubernetes" / "pods.json").read_text() + (
         evidence / "kubernetes" / "deployments.apps.json"
@@ -137,12 +144,7 @@ def test_unreachable_api_server_is_an_error_for_every_check(tmp_path: Path, pyte
     api.start()
     config = api.write_kubeconfig(tmp_path / "kubeconfig")
     api.stop()
-    profile = tmp_path / "quick.yaml"
-    profile.write_text(
-        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: quick}\n"
-        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\n"
-        "collection: {retries: 1, connect_timeout: 1s, read_timeout: 2s}\n"
-    )
+    profile = kubernetes_profile(tmp_path, "quick", retries=1, connect_timeout="1s", read_timeout="2s")
     run = live(pytester, config, "-k", "pods or nodes", profile=str(profile))
     outcomes = run.outcomes
     assert outcomes

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from payloads import PayloadServer
 
 from conformance.istio.sync import TYPE_URLS
 
 from conftest import DEMO, ROOT, Snapshot, SuiteRun, run_suite
 from kubeapi import KubeApiServer
+from payloads import PayloadServer
 
 FAIL, ERROR = "failed", "error"
 CANARY = "s3cr3t-canary-7d1f"
@@ -298,11 +298,13 @@ def test_services_through_the_api_server_service_proxy(
         ("kong", "kong-admin", 8001),
         ("data-platform", "portal-services", 8080),
         ("monitoring", "grafana", 80),
-        ("istio-system", "jaeger-query", 16686),
     ):
         kube.register_service_proxy(namespace, name, port, payloads.handle)
-    payloads.route("/api/v3/services", "404 page not found", status=404)  # Jaeger before v2: v1 API only
-    payloads.route("/api/services", (DEMO / "jaeger" / "services.json").read_bytes())
+    # Jaeger before v2: the v1 API only (its /api/services clashes with the portal's: a server of its own).
+    jaeger = PayloadServer()
+    jaeger.route("/api/v3/services", "404 page not found", status=404)
+    jaeger.route("/api/services", (DEMO / "jaeger" / "services.json").read_bytes())
+    kube.register_service_proxy("istio-system", "jaeger-query", 16686, jaeger.handle)
     run = live(pytester, kube, "prod", "-k", HTTP_SERVICES)
     assert run.result.ret == 0, run.result.stdout.str()
     paths = [r.path for r in kube.requests if "/proxy/" in r.path]

@@ -1,15 +1,15 @@
 """Capacity: utilization and requests stay under the profile's thresholds."""
 
 from conformance.check import Finding, check
-from conformance.cluster.resources import NODE_METRICS, NODES, PODS
+from conformance.cluster.resources import NODES, PODS
 from conformance.nodes import utilization
 
 
 @check(
     area="capacity",
-    requirement="Cluster {e} (metrics.k8s.io, as kubectl top)",
+    requirement="Cluster {e}",
     expand=lambda p: utilization.thresholds(p, "usage"),
-    reads=(NODES, NODE_METRICS),
+    reads=utilization.usage_reads,
     evaluate=utilization.usage,
 )
 def test_cluster_utilization(finding: Finding) -> None:

@@ -1,8 +1,9 @@
 """Cluster utilization: metrics.k8s.io usage and pod requests against node allocatable.
 
 Usage follows `kubectl top nodes`: working-set memory and CPU from metrics.k8s.io over each node's
-allocatable. Requests follow `kubectl describe node`: each scheduled, unfinished pod's effective
-request (containers plus restartable init containers, or its largest init container if larger).
+allocatable; or, with `capacity.source_of_usage: prometheus`, the kubernetes-mixin ratios of node
+capacity from Prometheus. Requests follow `kubectl describe node`: each scheduled, unfinished pod's
+effective request (containers plus restartable init containers, or its largest init container if larger).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from conformance.check import Culprit, Finding
-from conformance.cluster.resources import NODE_METRICS, NODES, PODS
+from conformance.cluster.resources import NODE_METRICS, NODES, PODS, Resource
 from conformance.cluster.state import ClusterState, name_of, qualified_name
 from conformance.errors import CouldNotEvaluate, MalformedObject
+from conformance.monitoring import prometheus
 from conformance.nodes.health import node_quantity
 from conformance.profile.model import Capacity, Profile
 from conformance.quantity import format_bytes, format_cores, parse_quantity
+from conformance.services.source import ServiceSource
 
 ResourceKind = Literal["cpu", "memory"]
 
@@ -37,8 +40,20 @@ class Threshold:
     def note(self) -> str | None:
         return self.capacity.note
 
+    @property
+    def from_prometheus(self) -> bool:
+        return self.measure == "usage" and self.capacity.source_of_usage == "prometheus"
+
+    @property
+    def basis(self) -> str:
+        """What the usage is a share of: Prometheus' node metrics see capacity, not allocatable."""
+        return "node capacity" if self.from_prometheus else "allocatable"
+
     def __str__(self) -> str:
-        return f"{self.resource} {self.measure} at most {self.ratio:.0%} of allocatable"
+        text = f"{self.resource} {self.measure} at most {self.ratio:.0%} of {self.basis}"
+        if self.measure == "usage":
+            text += " (Prometheus, kubernetes-mixin)" if self.from_prometheus else " (metrics.k8s.io, as kubectl top)"
+        return text
 
 
 def thresholds(profile: Profile, measure: Literal["usage", "requests"]) -> list[tuple[str, Any]] | None:
@@ -84,7 +99,16 @@ def _verdict(
     )
 
 
-def usage(state: ClusterState, rule: Threshold, _profile: Profile) -> Finding:
+def usage_reads(rule: Threshold | None) -> tuple[Resource | ServiceSource, ...]:
+    """What a usage threshold is judged on: node metrics, or Prometheus' query results."""
+    if rule is None:
+        return ()
+    return (prometheus.SOURCE,) if rule.from_prometheus else (NODES, NODE_METRICS)
+
+
+def usage(state: ClusterState, rule: Threshold, profile: Profile) -> Finding:
+    if rule.from_prometheus:
+        return prometheus_usage(state, rule, profile)
     nodes = state.objects(NODES)
     metrics = {name_of(m): m for m in state.objects(NODE_METRICS)}
     if not nodes:
@@ -110,6 +134,24 @@ def usage(state: ClusterState, rule: Threshold, _profile: Profile) -> Finding:
         percent = int(used * 1000 / allocatable * 100 / 1000) if allocatable else 0
         per_node.append(f"{name} {percent}%")
     return _verdict(rule, used_total, allocatable_total, per_node, len(nodes) * 2, (NODES.name, NODE_METRICS.name))
+
+
+def prometheus_usage(state: ClusterState, rule: Threshold, _profile: Profile) -> Finding:
+    """The kubernetes-mixin ratio (CPU: mean busy share per node; memory: 1 - available/total) against the threshold."""
+    sample = prometheus.usage_sample(state, rule.resource)
+    seen = f"{sample.value:.1%} of node capacity"
+    culprits = (
+        []
+        if Decimal(repr(sample.value)) <= Decimal(str(rule.ratio))
+        else [Culprit(f"cluster {rule.resource}", f"usage {seen}, over the {rule.ratio:.0%} threshold")]
+    )
+    return Finding(
+        expected=f"cluster {rule.resource} usage at most {rule.ratio:.0%} of node capacity",
+        observed=f"usage {seen} ({sample.describe()})",
+        inspected=1,
+        culprits=culprits,
+        evidence=(f"{prometheus.NAME}/{sample.file}",),
+    )
 
 
 def _container_requests(containers: Any, resource: str, owner: str) -> list[Decimal]:

@@ -1,0 +1,1 @@
+"""Monitoring checks: Prometheus scraping, Grafana dashboards, Jaeger traces."""
