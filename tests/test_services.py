@@ -291,9 +291,8 @@ def test_services_by_direct_url(
             assert CANARY not in path.read_text(errors="replace"), path
 
 
-def test_services_through_the_api_server_service_proxy(
-    payloads: PayloadServer, kube: KubeApiServer, pytester: pytest.Pytester
-) -> None:
+def proxy_http_services(kube: KubeApiServer, payloads: PayloadServer) -> None:
+    """Back prod's service-proxy accesses with the demo payloads."""
     for namespace, name, port in (
         ("kong", "kong-admin", 8001),
         ("data-platform", "portal-services", 8080),
@@ -305,6 +304,12 @@ def test_services_through_the_api_server_service_proxy(
     jaeger.route("/api/v3/services", "404 page not found", status=404)
     jaeger.route("/api/services", (DEMO / "jaeger" / "services.json").read_bytes())
     kube.register_service_proxy("istio-system", "jaeger-query", 16686, jaeger.handle)
+
+
+def test_services_through_the_api_server_service_proxy(
+    payloads: PayloadServer, kube: KubeApiServer, pytester: pytest.Pytester
+) -> None:
+    proxy_http_services(kube, payloads)
     run = live(pytester, kube, "prod", "-k", HTTP_SERVICES)
     assert run.result.ret == 0, run.result.stdout.str()
     paths = [r.path for r in kube.requests if "/proxy/" in r.path]
@@ -327,3 +332,38 @@ def test_service_proxy_without_endpoints_is_an_error(kube: KubeApiServer, pytest
     assert outcome.outcome == ERROR
     assert "answered HTTP 503" in outcome.message
     assert "no endpoints available" in outcome.message
+
+
+def test_full_live_run_equals_the_snapshot_run(pytester: pytest.Pytester) -> None:
+    """Every check of prod, live: istiod by port-forward, HTTP services by the service proxy, Kafka on a real broker."""
+    from kafkabroker import KafkaBroker
+    from promserver import snapshot_proxy
+
+    topics = [t for t in (DEMO / "kafka" / "topics.txt").read_text().split() if not t.startswith("__")]
+    with PayloadServer() as http, PayloadServer() as istiod, KafkaBroker() as broker:
+        demo_payloads(http)
+        istiod.route("/debug/syncz", (DEMO / "istio" / "syncz.json").read_bytes())
+        broker.create_topics(topics)
+        api = KubeApiServer.from_snapshot(DEMO, token="kube-token-5e2a")
+        api.start()
+        try:
+            proxy_http_services(api, http)
+            api.register_service_proxy("monitoring", "prometheus", 9090, snapshot_proxy(DEMO))
+            host, port = istiod.url.removeprefix("http://").split(":")
+            api.register_port_forward("istio-system", "istiod-84bbcb5b7-6rdw5", 15014, (host, int(port)))
+            profile = overlay(pytester.path, f"  kafka: {{bootstrap: '{broker.bootstrap}'}}\n")
+            live_run = live(pytester, api, profile)
+        finally:
+            api.stop()
+    snapshot_run = run_suite(pytester, f"--snapshot={DEMO}")
+    assert live_run.result.ret == 0, live_run.result.stdout.str()
+    live_outcomes = {k: v.outcome for k, v in live_run.outcomes.items()}
+    assert live_outcomes == {k: v.outcome for k, v in snapshot_run.outcomes.items()}
+    assert any(name.startswith("test_proxies_synced") for name in live_outcomes)
+    assert any(name.startswith("test_kafka_topics") for name in live_outcomes)
+    evidence = live_run.run_dir / "evidence"
+    for stored in ("istio/syncz.json", "kong/status.json", "kafka/topics.txt", "prometheus/targets.json"):
+        assert (evidence / stored).is_file(), stored
+    # The evidence of a live run re-evaluates offline to the same verdicts (Kafka's broker id aside).
+    again = run_suite(pytester, f"--snapshot={evidence}", profile=str(profile))
+    assert {k: v.outcome for k, v in again.outcomes.items()} == live_outcomes

@@ -1,0 +1,1 @@
+"""Kafka checks: brokers and topics from cluster metadata, and an optional produce/consume canary."""
