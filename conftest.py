@@ -1,3 +1,13 @@
 """Root conftest: loads the conformance plugin and its fixtures for every run from this checkout."""
 
-pytest_plugins = ["conformance.plugin", "fixtures.profile", "fixtures.cluster", "fixtures.checks", "pytester"]
+pytest_plugins = [
+    "conformance.plugin",
+    "conformance.secrets",
+    "conformance.report.summary",
+    "conformance.report.allure_labels",
+    "conformance.integrity",
+    "fixtures.profile",
+    "fixtures.cluster",
+    "fixtures.checks",
+    "pytester",
+]

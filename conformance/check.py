@@ -16,6 +16,7 @@ import pytest
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import Profile
+from conformance.profile.model_base import Severity
 from conformance.services.source import ServiceSource
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -43,6 +44,7 @@ class Finding:
     inspected: int
     culprits: Sequence[Culprit] = ()
     evidence: Sequence[str] = ()
+    applied: Sequence[Any] = ()  # waivers that covered culprits (conformance.waivers.rules.Applied)
 
     @property
     def passed(self) -> bool:
@@ -59,10 +61,15 @@ class Finding:
         return "\n".join(lines)
 
     def conforms(self) -> None:
-        """Fail the test, naming every culprit, unless the expectation holds."""
+        """Fail naming every culprit not waived; a failure waived entirely is reported as waived (xfail)."""
         __tracebackhide__ = True
         if self.culprits:
-            pytest.fail(self.message(), pytrace=False)
+            waived = [a.describe() for a in self.applied if not a.expired]
+            suffix = "".join(f"\n  waived: {text}" for text in waived)
+            pytest.fail(self.message() + suffix, pytrace=False)
+        active = [a for a in self.applied if not a.expired]
+        if active:
+            pytest.xfail("waived: " + "; ".join(a.describe() for a in active))
 
 
 Expansion = list[tuple[str, Any]] | None
@@ -85,9 +92,16 @@ class CheckSpec:
     reads: Callable[[Any], Sequence[Resource | ServiceSource]]
     evaluate: Evaluator
     allow_empty: bool = False
+    severity: Severity = "normal"
+    remediation: str = ""
 
     def describe(self, expectation: Any) -> str:
         return self.requirement.format(e=expectation)
+
+    def severity_of(self, expectation: Any) -> Severity:
+        """The profile entry's own severity if it sets one, else the check's default."""
+        chosen: Severity | None = getattr(expectation, "severity", None)
+        return chosen or self.severity
 
 
 def check(
@@ -98,10 +112,12 @@ def check(
     reads: Callable[[Any], Sequence[Resource | ServiceSource]] | Sequence[Resource | ServiceSource],
     evaluate: Evaluator,
     allow_empty: bool = False,
+    severity: Severity = "normal",
+    remediation: str = "",
 ) -> Callable[[F], F]:
     """Mark a test function as a conformance check (see `CheckSpec`)."""
     reader = reads if callable(reads) else (lambda _e, fixed=tuple(reads): fixed)
-    spec = CheckSpec(area, requirement, expand, reader, evaluate, allow_empty)
+    spec = CheckSpec(area, requirement, expand, reader, evaluate, allow_empty, severity, remediation)
 
     def decorate(function: F) -> F:
         marked: F = pytest.mark.check(spec)(function)

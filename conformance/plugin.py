@@ -17,7 +17,9 @@ from conformance.check import CheckSpec
 from conformance.cluster.live import KubeconfigError, load_target
 from conformance.errors import CouldNotEvaluate, ProfileError
 from conformance.profile.loader import available_profiles, load_profile
-from conformance.settings import FINDING_KEY, SETTINGS_KEY, RunSettings
+from conformance.records import RECORDS_KEY, CheckRecord, WaiverNote
+from conformance.settings import FINDING_KEY, RECORD_KEY, SETTINGS_KEY, RunSettings
+from conformance.waivers import rules
 
 NOT_IN_PROFILE = "not-in-profile"
 
@@ -183,7 +185,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    # Waivers are judged once every check they may cover has run.
+    waiver_checks = [item for item in keep if (spec := _spec(item)) is not None and spec.area == "waivers"]
+    items[:] = [item for item in keep if item not in waiver_checks] + waiver_checks
+    rules.SELECTED.update(item.name for item in items)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -195,25 +200,56 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     callspec = getattr(item, "callspec", None)
     expectation = callspec.params.get("expectation") if callspec is not None else None
     if call.when == "setup":
-        report.user_properties.append(("area", spec.area))
-        report.user_properties.append(("requirement", spec.describe(expectation)))
-        source = getattr(expectation, "source", None)
-        if source:
-            report.user_properties.append(("source", source))
-        if call.excinfo is not None and isinstance(call.excinfo.value, CouldNotEvaluate):
-            # Setup failures are errors; keep the message to the reason, not a traceback.
-            reason = CouldNotEvaluateRepr(f"could not evaluate: {call.excinfo.value}")
-            report.longrepr = reason  # type: ignore[assignment]  # duck-types TerminalRepr (private)
-    if call.when == "call":
+        record = CheckRecord(
+            nodeid=item.nodeid,
+            name=item.name,
+            area=spec.area,
+            requirement=spec.describe(expectation),
+            severity=spec.severity_of(expectation),
+            source=getattr(expectation, "source", None),
+            note=getattr(expectation, "note", None),
+            origin=getattr(expectation, "origin", None),
+            remediation=spec.remediation,
+        )
+        item.stash[RECORD_KEY] = record
+        for key in ("area", "requirement", "severity", "source", "origin"):
+            value = getattr(record, key)
+            if value:
+                report.user_properties.append((key if key != "origin" else "profile_line", value))
+        if call.excinfo is not None:
+            record.verdict = "error"
+            if isinstance(call.excinfo.value, CouldNotEvaluate):
+                # Setup failures are errors; keep the message to the reason, not a traceback.
+                reason = CouldNotEvaluateRepr(f"could not evaluate: {call.excinfo.value}")
+                report.longrepr = reason  # type: ignore[assignment]  # duck-types TerminalRepr (private)
+            record.message = str(report.longreprtext)
+    current = item.stash.get(RECORD_KEY, None)
+    if call.when == "call" and current is not None:
+        record = current
         finding = item.stash.get(FINDING_KEY, None)
         if finding is not None:
+            record.expected, record.observed, record.inspected = finding.expected, finding.observed, finding.inspected
+            record.culprits, record.evidence = list(finding.culprits), list(finding.evidence)
+            active = [a for a in finding.applied if not a.expired]
+            if active:
+                w = active[0].waiver
+                record.waiver = WaiverNote(w.reason, w.owner, w.ticket, str(w.expires), active[0].culprits)
             report.user_properties.append(("inspected", str(finding.inspected)))
             # pytest-html reads `extras` off the report; it is not a declared TestReport attribute.
-            setattr(report, "extras", [*getattr(report, "extras", []), *_extras(spec, expectation, finding)])  # noqa: B010
+            setattr(report, "extras", [*getattr(report, "extras", []), *_extras(spec, record, finding)])  # noqa: B010
+        if report.failed:
+            record.verdict, record.message = "failed", str(report.longreprtext)
+        elif hasattr(report, "wasxfail"):
+            record.verdict, record.message = "waived", str(report.wasxfail)
+        elif report.skipped:
+            record.verdict = "skipped"
+        record.duration = report.duration
+    if call.when == "teardown" and current is not None:
+        item.config.stash.setdefault(RECORDS_KEY, []).append(current)
     return report
 
 
-def _extras(spec: CheckSpec, expectation: Any, finding: Any) -> list[dict[str, Any]]:
+def _extras(spec: CheckSpec, record: CheckRecord, finding: Any) -> list[dict[str, Any]]:
     from pytest_html import extras
 
     escape = html.escape
@@ -223,14 +259,21 @@ def _extras(spec: CheckSpec, expectation: Any, finding: Any) -> list[dict[str, A
         if rows
         else ""
     )
-    source = getattr(expectation, "source", None)
-    note = getattr(expectation, "note", None)
+    rows_waived = "".join(f"<li>{escape(a.describe())}</li>" for a in finding.applied)
+    lines = [
+        ("Requirement", record.requirement),
+        ("Severity", record.severity),
+        ("Source", record.source),
+        ("Profile", record.origin),
+        ("Note", record.note),
+        ("Expected", finding.expected),
+        ("Observed", f"{finding.observed} ({finding.inspected} inspected)"),
+        ("Remediation", record.remediation if finding.culprits or finding.applied else None),
+    ]
     body = (
-        f"<div class='finding'><p><b>Requirement</b>: {escape(spec.describe(expectation))}</p>"
-        f"<p><b>Expected</b>: {escape(finding.expected)}</p>"
-        f"<p><b>Observed</b>: {escape(finding.observed)} ({finding.inspected} inspected)</p>"
-        + (f"<p><b>Source</b>: {escape(source)}</p>" if source else "")
-        + (f"<p><b>Note</b>: {escape(note)}</p>" if note else "")
+        "<div class='finding'>"
+        + "".join(f"<p><b>{label}</b>: {escape(str(value))}</p>" for label, value in lines if value)
+        + (f"<p><b>Waivers</b>:</p><ul>{rows_waived}</ul>" if rows_waived else "")
         + table
         + "</div>"
     )
@@ -271,15 +314,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return
-    stats = terminalreporter.stats
-    counts = {
-        k: len([r for r in stats.get(k, []) if getattr(r, "when", "call") != "teardown" or k == "error"])
-        for k in ("passed", "failed", "error")
-    }
+    records = config.stash.get(RECORDS_KEY, [])
+    counts = {v: sum(1 for r in records if r.verdict == v) for v in ("passed", "failed", "error", "waived")}
     verdict = "PASSED" if exitstatus == 0 else "FAILED"
     terminalreporter.write_line(
         f"conformance {settings.profile.name}: {verdict} — {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} could not evaluate — report {settings.run_dir / 'report.html'}"
+        f"{counts['error']} could not evaluate, {counts['waived']} waived — report {settings.run_dir / 'report.html'}"
     )
 
 

@@ -11,6 +11,7 @@ from conformance.check import Finding
 from conformance.cluster.live import Target
 from conformance.cluster.state import ClusterState
 from conformance.profile.loader import LoadedProfile
+from conformance.records import CheckRecord
 
 
 @dataclass
@@ -37,3 +38,4 @@ class RunSettings:
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 STATE_KEY = pytest.StashKey[ClusterState]()
 FINDING_KEY = pytest.StashKey[Finding]()
+RECORD_KEY = pytest.StashKey[CheckRecord]()

@@ -13,6 +13,8 @@ from conformance.istio import policy
     ),
     reads=(PEER_AUTHENTICATIONS,),
     evaluate=policy.mtls_mode,
+    severity="critical",
+    remediation="kubectl get peerauthentication -A -o yaml; restore the mode the platform expects",
 )
 def test_peer_authentication_mode(finding: Finding) -> None:
     finding.conforms()

@@ -10,6 +10,8 @@ from conformance.istio import proxies
     expand=lambda p: proxies.mesh_rules(p, "all-proxies"),
     reads=(proxies.SOURCE,),
     evaluate=proxies.proxies_synced,
+    severity="critical",
+    remediation="istioctl proxy-status; istioctl proxy-config all POD.NS; check istiod logs for rejected config",
 )
 def test_proxies_synced(finding: Finding) -> None:
     finding.conforms()
@@ -21,6 +23,11 @@ def test_proxies_synced(finding: Finding) -> None:
     expand=lambda p: [(e.id, e) for e in p.services.istio.proxies] if p.services and p.services.istio else None,
     reads=(proxies.SOURCE,),
     evaluate=proxies.expected_proxies,
+    severity="critical",
+    remediation=(
+        "kubectl get pods -n NS -o wide: is the sidecar injected (2/2)? restart the workload after labelling "
+        "the namespace"
+    ),
 )
 def test_expected_proxies(finding: Finding) -> None:
     finding.conforms()
@@ -32,6 +39,8 @@ def test_expected_proxies(finding: Finding) -> None:
     expand=lambda p: proxies.mesh_rules(p, "sidecars"),
     reads=(proxies.SOURCE,),
     evaluate=proxies.sidecar_count,
+    severity="normal",
+    remediation="kubectl rollout restart the workloads that should carry sidecars; check istio-injection labels",
 )
 def test_sidecars(finding: Finding) -> None:
     finding.conforms()

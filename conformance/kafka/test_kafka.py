@@ -10,6 +10,8 @@ from conformance.kafka import topics
     expand=topics.expand_brokers,
     reads=(topics.SOURCE,),
     evaluate=topics.kafka_brokers,
+    severity="critical",
+    remediation="kubectl -n data-platform get pods -l app=kafka; check broker logs and advertised listeners",
 )
 def test_kafka_brokers(finding: Finding) -> None:
     finding.conforms()
@@ -21,6 +23,10 @@ def test_kafka_brokers(finding: Finding) -> None:
     expand=topics.expand_topics,
     reads=(topics.SOURCE,),
     evaluate=topics.kafka_topics,
+    severity="critical",
+    remediation=(
+        "kafka-topics --bootstrap-server ... --list; re-create the missing topics from the platform's topic definitions"
+    ),
 )
 def test_kafka_topics(finding: Finding) -> None:
     finding.conforms()
@@ -32,6 +38,8 @@ def test_kafka_topics(finding: Finding) -> None:
     expand=topics.expand_canary,
     reads=(topics.SOURCE,),
     evaluate=topics.kafka_canary,
+    severity="critical",
+    remediation="Check producer/consumer connectivity, advertised listeners and ACLs for the canary topic",
 )
 def test_kafka_canary(finding: Finding) -> None:
     finding.conforms()

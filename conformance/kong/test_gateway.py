@@ -17,6 +17,8 @@ def _kong(profile: Profile) -> list[tuple[str, Any]] | None:
     expand=_kong,
     reads=(gateway.SOURCE,),
     evaluate=gateway.admin_api,
+    severity="critical",
+    remediation="kubectl -n kong logs deploy/kong -c proxy; check the kong-admin Service and its endpoints",
 )
 def test_kong_admin_api(finding: Finding) -> None:
     finding.conforms()
@@ -28,6 +30,11 @@ def test_kong_admin_api(finding: Finding) -> None:
     expand=_kong,
     reads=(gateway.SOURCE,),
     evaluate=gateway.database,
+    severity="critical",
+    remediation=(
+        "Check kong-postgres (kubectl -n kong get pods) and Kong's pg_* settings; DB-less: reload the "
+        "declarative config"
+    ),
 )
 def test_kong_database(finding: Finding) -> None:
     finding.conforms()

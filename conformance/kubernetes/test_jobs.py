@@ -11,6 +11,8 @@ from conformance.kubernetes import jobs
     expand=lambda p: [(j.id, j) for j in p.jobs.completed] if p.jobs else None,
     reads=(JOBS,),
     evaluate=jobs.job_completed,
+    severity="critical",
+    remediation="kubectl describe job NAME -n NS; kubectl logs job/NAME -n NS; re-run the job after fixing its cause",
 )
 def test_job_completed(finding: Finding) -> None:
     finding.conforms()

@@ -11,6 +11,8 @@ from conformance.kubernetes import namespaces
     expand=lambda p: [(n.id, n) for n in p.namespaces.labels] if p.namespaces else None,
     reads=(NAMESPACES,),
     evaluate=namespaces.namespace_labels,
+    severity="normal",
+    remediation="kubectl label namespace NS KEY=VALUE --overwrite (and restart pods that need sidecar injection)",
 )
 def test_namespace_labels(finding: Finding) -> None:
     finding.conforms()

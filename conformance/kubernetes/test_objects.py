@@ -12,6 +12,8 @@ from conformance.kubernetes import objects
     reads=lambda o: tuple(resource(name) for name in o.resources),
     evaluate=objects.object_count,
     allow_empty=True,
+    severity="normal",
+    remediation="Re-apply the missing policy objects from the platform's manifests (kubectl get RESOURCE -A)",
 )
 def test_minimum_objects(finding: Finding) -> None:
     finding.conforms()

@@ -12,6 +12,10 @@ from conformance.kubernetes import pods
     reads=(PODS,),
     evaluate=pods.failing_pods,
     allow_empty=True,
+    severity="critical",
+    remediation=(
+        "kubectl describe pod NAME -n NS; kubectl logs NAME -n NS --previous; check events and image pull secrets"
+    ),
 )
 def test_no_failing_pods(finding: Finding) -> None:
     finding.conforms()
@@ -25,6 +29,8 @@ def test_no_failing_pods(finding: Finding) -> None:
     ),
     reads=(PODS,),
     evaluate=pods.namespace_pod_count,
+    severity="normal",
+    remediation="kubectl get pods -n NS; compare with the workloads expected there (a missing or scaled-down workload)",
 )
 def test_namespace_pod_count(finding: Finding) -> None:
     finding.conforms()

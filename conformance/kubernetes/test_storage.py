@@ -11,6 +11,8 @@ from conformance.kubernetes import storage
     expand=lambda p: [("pvcs", p.storage)] if p.storage and p.storage.pvcs_bound else None,
     reads=(PVCS,),
     evaluate=storage.pvcs_bound,
+    severity="critical",
+    remediation="kubectl describe pvc NAME -n NS: check the storage class, provisioner and node affinity",
 )
 def test_pvcs_bound(finding: Finding) -> None:
     finding.conforms()

@@ -11,6 +11,8 @@ from conformance.kubernetes import workloads
     expand=lambda p: [(w.id, w) for w in p.workloads.required] if p.workloads else None,
     reads=workloads.reads_for,
     evaluate=workloads.workload_ready,
+    severity="critical",
+    remediation="kubectl rollout status KIND/NAME -n NS; kubectl describe KIND/NAME -n NS and its failing pods",
 )
 def test_workload_ready(finding: Finding) -> None:
     finding.conforms()
@@ -23,6 +25,11 @@ def test_workload_ready(finding: Finding) -> None:
     reads=lambda w: (WORKLOADS[w.kind],),
     evaluate=workloads.workload_absent,
     allow_empty=True,
+    severity="normal",
+    remediation=(
+        "The component was removed on purpose: find who re-created it (kubectl get KIND NAME -n NS -o yaml, "
+        "managedFields) and delete it or update the profile"
+    ),
 )
 def test_component_absent(finding: Finding) -> None:
     finding.conforms()
@@ -34,6 +41,10 @@ def test_component_absent(finding: Finding) -> None:
     expand=lambda p: [(w.id, w) for w in p.workloads.scaled_down] if p.workloads else None,
     reads=workloads.reads_for,
     evaluate=workloads.workload_parked,
+    severity="normal",
+    remediation=(
+        "Scale it back to 0 (kubectl scale KIND/NAME --replicas=0 -n NS) or finish the fix so every replica is ready"
+    ),
 )
 def test_scaled_down_or_ready(finding: Finding) -> None:
     finding.conforms()

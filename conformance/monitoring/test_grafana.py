@@ -10,6 +10,8 @@ from conformance.monitoring import grafana
     expand=lambda p: [("dashboards", p.services.grafana)] if p.services and p.services.grafana else None,
     reads=(grafana.SOURCE,),
     evaluate=grafana.dashboards,
+    severity="minor",
+    remediation="Re-provision the dashboards (ConfigMap or Grafana API)",
 )
 def test_grafana_dashboards(finding: Finding) -> None:
     finding.conforms()

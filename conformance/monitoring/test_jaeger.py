@@ -11,6 +11,8 @@ from conformance.monitoring import jaeger
     reads=(jaeger.SOURCE,),
     evaluate=jaeger.services,
     allow_empty=True,
+    severity="minor",
+    remediation="Check that services send spans (Istio tracing config, sampling) and Jaeger's collector",
 )
 def test_jaeger_services(finding: Finding) -> None:
     finding.conforms()

@@ -10,6 +10,8 @@ from conformance.monitoring import prometheus
     expand=prometheus.expand,
     reads=(prometheus.SOURCE,),
     evaluate=prometheus.targets,
+    severity="normal",
+    remediation="Open Prometheus /targets: check lastError of the down targets and their ServiceMonitors",
 )
 def test_prometheus_targets(finding: Finding) -> None:
     finding.conforms()

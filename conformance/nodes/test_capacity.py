@@ -11,6 +11,8 @@ from conformance.nodes import utilization
     expand=lambda p: utilization.thresholds(p, "usage"),
     reads=utilization.usage_reads,
     evaluate=utilization.usage,
+    severity="normal",
+    remediation="kubectl top nodes / pods: find the consumers; add capacity or rebalance",
 )
 def test_cluster_utilization(finding: Finding) -> None:
     finding.conforms()
@@ -22,6 +24,8 @@ def test_cluster_utilization(finding: Finding) -> None:
     expand=lambda p: utilization.thresholds(p, "requests"),
     reads=(NODES, PODS),
     evaluate=utilization.requests,
+    severity="normal",
+    remediation="kubectl describe nodes (Allocated resources): right-size requests or add nodes",
 )
 def test_requested_resources(finding: Finding) -> None:
     finding.conforms()

@@ -18,6 +18,8 @@ _EVALUATORS = {
     expand=health.node_rules,
     reads=(NODES,),
     evaluate=lambda state, rule, profile: _EVALUATORS[rule.rule](state, rule, profile),
+    severity="blocker",
+    remediation="kubectl describe node NAME: check kubelet, conditions and recent events",
 )
 def test_nodes(finding: Finding) -> None:
     finding.conforms()

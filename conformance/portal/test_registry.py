@@ -20,6 +20,8 @@ def _portal(name: str) -> Any:
     expand=_portal("registered"),
     reads=(registry.SOURCE,),
     evaluate=registry.services_registered,
+    severity="normal",
+    remediation="Check the portal-services registry configuration and restart portal-services",
 )
 def test_portal_services(finding: Finding) -> None:
     finding.conforms()
@@ -31,6 +33,8 @@ def test_portal_services(finding: Finding) -> None:
     expand=_portal("targets"),
     reads=registry.target_reads,
     evaluate=registry.targets_exist,
+    severity="normal",
+    remediation="Remove the portal entry or restore the workload it points at",
 )
 def test_portal_targets(finding: Finding) -> None:
     finding.conforms()

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from conformance.errors import ProfileError
 from conformance.profile.model import Profile
+from conformance.profile.model_base import Traced
 
 IDENTITY_KEYS = ("namespace", "kind", "name")
 # Mappings that choose one alternative (how a service is reached, where a secret comes from):
@@ -188,6 +189,46 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[int | str, ...]:
     return tuple(p for p in loc if isinstance(p, int) or not (p.startswith(("function-", "lax-")) or "[" in p))
 
 
+Cursor = tuple[Path, Any, int | None]
+
+
+def _annotate_origins(node: Any, cursors: list[Cursor]) -> None:
+    """Record on every traced entry the file and line it was written at: the overlay's, else the base's.
+
+    Each cursor follows the same entry through one raw document; list entries are matched by identity,
+    since merging by identity moves them away from their index in the overlay.
+    """
+    if isinstance(node, Traced):
+        for source, raw, line in cursors:
+            if raw is not None and line is not None:
+                node._origin = f"{source}:{line}"
+                break
+    if isinstance(node, BaseModel):
+        for name, field in type(node).model_fields.items():
+            key = field.alias or name
+            _annotate_origins(
+                getattr(node, name),
+                [
+                    (src, raw.get(key), raw.lines.get(key)) if isinstance(raw, _Located) else (src, None, None)
+                    for src, raw, _ in cursors
+                ],
+            )
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            ident = tuple(getattr(item, k, None) for k in IDENTITY_KEYS)
+            moved: list[Cursor] = []
+            for src, raw, _ in cursors:
+                entry = None
+                if isinstance(raw, list):
+                    if any(part is not None for part in ident):
+                        entry = next((e for e in raw if _identity(e) == ident), None)
+                    elif index < len(raw):
+                        entry = raw[index]
+                line = min(entry.lines.values()) if isinstance(entry, _Located) and entry.lines else None
+                moved.append((src, entry, line))
+            _annotate_origins(item, moved)
+
+
 def load_profile(ref: str, directory: Path) -> LoadedProfile:
     """Load a profile by name or path, applying `extends`; ProfileError lists every problem."""
     path = resolve_profile_path(ref, directory)
@@ -235,6 +276,7 @@ def load_profile(ref: str, directory: Path) -> LoadedProfile:
         problems = [text for _, text in sorted(located, key=lambda pair: pair[0])]
         raise ProfileError(str(path), problems) from None
 
+    _annotate_origins(profile, [(source, document, 1) for source, document in documents])
     digest = hashlib.sha256()
     for source, _ in documents:
         digest.update(source.read_bytes())

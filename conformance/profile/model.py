@@ -6,7 +6,8 @@ comes from: a report section or ticket) and `note` (why it is what it is), both 
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import date, timedelta
 from typing import Literal
 
 from pydantic import ConfigDict, Field, StrictBool, model_validator
@@ -221,6 +222,30 @@ class Storage(Traced):
     min_pvcs: Count = Field(default=1, description="Fewer claims than this cannot be judged.")
 
 
+class Waiver(Strict):
+    """A granted exception: a failing check (or some of its culprits) reported as waived until it expires."""
+
+    check: Text = Field(
+        description="Test name with its id, e.g. test_workload_ready[kong/Deployment/kong]; * matches any text.",
+    )
+    culprits: list[Text] = Field(default_factory=list, description="Only these culprits; empty: all of them.")
+    reason: Text
+    owner: Text
+    ticket: Text
+    expires: date = Field(strict=True, description="Last day the waiver applies (judged against the collection time).")
+
+    @property
+    def id(self) -> str:
+        return self.ticket
+
+    def matches(self, test_name: str) -> bool:
+        pattern = "".join(".*" if part == "*" else re.escape(part) for part in re.split(r"(\*)", self.check))
+        return re.fullmatch(pattern, test_name) is not None
+
+    def __str__(self) -> str:
+        return f"waiver {self.ticket} ({self.owner}) for {self.check}"
+
+
 class Profile(Strict):
     api_version: Literal["conformance/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["Profile"]
@@ -237,5 +262,6 @@ class Profile(Strict):
     capacity: Capacity | None = None
     storage: Storage | None = None
     services: Services | None = None
+    waivers: list[Waiver] = Field(default_factory=list)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)

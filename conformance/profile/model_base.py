@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 from conformance.profile.types import Text
+
+Severity = Literal["blocker", "critical", "normal", "minor"]
+SEVERITIES: tuple[Severity, ...] = ("blocker", "critical", "normal", "minor")
 
 
 class Strict(BaseModel):
@@ -12,7 +17,14 @@ class Strict(BaseModel):
 
 
 class Traced(Strict):
-    """An expectation with its provenance."""
+    """An expectation with its provenance: where it comes from, why, how much it matters, which profile line."""
 
-    source: Text | None = Field(default=None, description="Where this expectation comes from.")
+    source: Text | None = Field(default=None, description="Where this expectation comes from: report section, ticket.")
     note: Text | None = Field(default=None, description="Why it is what it is; exceptions granted.")
+    severity: Severity | None = Field(default=None, description="Overrides the check's default severity.")
+    # `file:line` of the entry in the profile (or the profile it extends), set by the loader.
+    _origin: str | None = PrivateAttr(default=None)
+
+    @property
+    def origin(self) -> str | None:
+        return self._origin

@@ -163,9 +163,6 @@ class Portal(Traced):
     name_field: Text = "name"
     expected: list[Text] = Field(default_factory=list)
     targets: list[PortalTarget] = Field(default_factory=list)
-    accepted_missing: dict[str, Text] = Field(
-        default_factory=dict, description="Registered services whose target is known to be gone: name -> reason."
-    )
 
 
 class Prometheus(Traced):

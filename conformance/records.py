@@ -1,0 +1,58 @@
+"""One record per check of a run: what was required, by whom, what was seen, the verdict and any waiver.
+
+Records are what reports, the integrity manifest and summaries are built from, so they all say the
+same thing. They are collected in `config.stash[RECORDS_KEY]` as each check finishes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import pytest
+
+from conformance.check import Culprit
+
+Verdict = Literal["passed", "failed", "error", "waived", "skipped"]
+
+
+@dataclass(frozen=True)
+class WaiverNote:
+    """The waiver that applied to a check, with every field an auditor needs."""
+
+    reason: str
+    owner: str
+    ticket: str
+    expires: str
+    culprits: tuple[str, ...] = ()
+
+
+@dataclass
+class CheckRecord:
+    nodeid: str
+    name: str  # test function and id: test_workload_ready[kong/Deployment/kong]
+    area: str
+    requirement: str
+    severity: str
+    source: str | None = None
+    note: str | None = None
+    origin: str | None = None  # profile file:line
+    remediation: str = ""
+    verdict: Verdict = "passed"
+    expected: str | None = None
+    observed: str | None = None
+    inspected: int | None = None
+    culprits: list[Culprit] = field(default_factory=list)
+    evidence: list[str] = field(default_factory=list)
+    message: str = ""  # the failure or error text as the terminal shows it
+    waiver: WaiverNote | None = None
+    duration: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.__dict__.items() if k != "culprits"}
+        data["culprits"] = [{"name": c.name, "observed": c.observed} for c in self.culprits]
+        data["waiver"] = self.waiver.__dict__ if self.waiver else None
+        return data
+
+
+RECORDS_KEY = pytest.StashKey[list[CheckRecord]]()

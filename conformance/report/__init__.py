@@ -1,0 +1,1 @@
+"""Report builders beyond pytest-html's defaults: the verdict banner, pictures, Allure labels."""

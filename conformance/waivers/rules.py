@@ -1,0 +1,66 @@
+"""Applying waivers to findings, and knowing which waivers were used.
+
+A waiver covers the culprits of one check (all, or the ones it names) until its `expires` date,
+judged against the collection time, as grace periods are: re-evaluating old evidence gives the
+verdicts of that day. A waived failure is reported as waived, never as passed; an expired waiver
+leaves the failure standing and says since when; a waiver that covers nothing is itself a finding.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from conformance.check import Culprit, Finding
+from conformance.profile.model import Waiver
+
+# One pytest session per process: which waivers covered culprits, and which checks were selected.
+USAGE: dict[str, int] = {}
+SELECTED: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Applied:
+    waiver: Waiver
+    culprits: tuple[str, ...]
+    expired: bool
+
+    def describe(self) -> str:
+        w = self.waiver
+        state = f"expired on {w.expires}" if self.expired else f"until {w.expires}"
+        return f"{w.ticket} ({w.owner}, {state}): {w.reason}; covers {', '.join(self.culprits)}"
+
+
+def apply(finding: Finding, waivers: Sequence[Waiver], test_name: str, today: date) -> Finding:
+    """The finding with waived culprits set aside: `culprits` keeps only what still fails."""
+    candidates = [w for w in waivers if w.matches(test_name)]
+    if not candidates or not finding.culprits:
+        return finding
+    remaining: list[Culprit] = []
+    covered: dict[str, list[str]] = {}
+    for culprit in finding.culprits:
+        covering = [w for w in candidates if not w.culprits or culprit.name in w.culprits]
+        valid = [w for w in covering if w.expires >= today]
+        if valid:
+            covered.setdefault(valid[0].ticket, []).append(culprit.name)
+            continue
+        if covering:
+            lapsed = covering[0]
+            covered.setdefault(lapsed.ticket, []).append(culprit.name)
+            days = (today - lapsed.expires).days
+            culprit = Culprit(
+                culprit.name,
+                f"{culprit.observed} (waiver {lapsed.ticket} expired on {lapsed.expires}, {days} days before "
+                "the collection)",
+                culprit.details,
+            )
+        remaining.append(culprit)
+    by_ticket = {w.ticket: w for w in candidates}
+    applied = tuple(
+        Applied(by_ticket[ticket], tuple(names), by_ticket[ticket].expires < today) for ticket, names in covered.items()
+    )
+    for item in applied:
+        USAGE[item.waiver.ticket] = USAGE.get(item.waiver.ticket, 0) + len(item.culprits)
+    return dataclasses.replace(finding, culprits=remaining, applied=applied)

@@ -1,0 +1,40 @@
+"""Waivers: every exception the profile grants still covers a failure; a stale exception is a finding."""
+
+from typing import Any
+
+from conformance.check import Culprit, Finding, check
+from conformance.cluster.state import ClusterState
+from conformance.errors import CouldNotEvaluate
+from conformance.profile.model import Profile, Waiver
+from conformance.waivers import rules
+
+
+def waiver_in_use(_state: ClusterState, waiver: Waiver, _profile: Profile) -> Finding:
+    targets = sorted(name for name in rules.SELECTED if waiver.matches(name))
+    if not targets:
+        raise CouldNotEvaluate(f"{waiver}: no check it names ran in this selection")
+    uses = rules.USAGE.get(waiver.ticket, 0)
+    culprits = [] if uses else [Culprit(waiver.ticket, "covers nothing: its checks pass; remove the waiver")]
+    return Finding(
+        expected=f"{waiver} covers a failure (reason: {waiver.reason}; expires {waiver.expires})",
+        observed=f"covered {uses} culprits of {', '.join(targets)}",
+        inspected=len(targets),
+        culprits=culprits,
+    )
+
+
+def _expand(profile: Profile) -> list[tuple[str, Any]] | None:
+    return [(w.ticket, w) for w in profile.waivers] or None
+
+
+@check(
+    area="waivers",
+    requirement="Granted exception {e} still covers a failure (stale exceptions are findings)",
+    expand=_expand,
+    reads=(),
+    evaluate=waiver_in_use,
+    severity="minor",
+    remediation="Remove the waiver from the profile, or correct its check pattern or culprits",
+)
+def test_waiver_in_use(finding: Finding) -> None:
+    finding.conforms()
