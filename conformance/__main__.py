@@ -3,6 +3,7 @@
 python -m conformance validate prod            # check a profile, list every problem
 python -m conformance schema > profiles/schema.json
 python -m conformance capture --out DIR [--kubeconfig PATH] [--kube-context NAME] [--profile NAME]
+python -m conformance verify reports/latest    # re-hash a run directory against its manifest.json
 """
 
 from __future__ import annotations
@@ -48,11 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     capture.add_argument("--kubeconfig")
     capture.add_argument("--kube-context")
     capture.add_argument("--profile", help="also capture the services this profile reaches")
+    verify = commands.add_parser("verify", help="check a run directory's files against its manifest.json")
+    verify.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/latest")
     args = parser.parse_args(argv)
 
     if args.command == "schema":
         sys.stdout.write(render_schema())
         return 0
+    if args.command == "verify":
+        from conformance.integrity import verify_command  # deferred: the other commands need no pytest
+
+        return verify_command(args.run_dir)
     if args.command == "validate":
         try:
             loaded = load_profile(args.profile, Path(args.profiles))

@@ -285,6 +285,10 @@ def _extras(spec: CheckSpec, record: CheckRecord, finding: Any) -> list[dict[str
     return result
 
 
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    rules.DESELECTED.update(item.name for item in items)
+
+
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
     # pytest-html inserts test ids unescaped; ids carry names from profiles and clusters.
     for index, cell in enumerate(cells):

@@ -6,11 +6,13 @@ import copy
 import json
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "snapshots" / "254carbon"
@@ -78,6 +80,21 @@ def demo() -> Snapshot:
     return Snapshot(_demo_files())
 
 
+def live_prod_profile(directory: Path, name: str = "prod-live", drop_services: bool = False) -> Path:
+    """prod for live runs: its waivers (dated for the demo's collection in 2025) renewed, so live runs today
+    judge the cluster rather than the calendar; optionally without the services section."""
+    document = yaml.safe_load((ROOT / "profiles" / "prod.yaml").read_text())
+    document["metadata"]["name"] = name
+    for waiver in document["waivers"]:
+        waiver["expires"] = date(2099, 12, 31)
+    if drop_services:
+        del document["services"]
+        document["waivers"] = [w for w in document["waivers"] if w["check"].startswith("test_workload_ready")]
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
 @dataclass(frozen=True)
 class Outcome:
     outcome: str  # passed | failed | error | skipped
@@ -94,6 +111,8 @@ def read_junit(path: Path) -> dict[str, Outcome]:
             element = case.find(tag)
             if element is not None:
                 outcome = {"failure": "failed"}.get(tag, tag)
+                if tag == "skipped" and element.get("type") == "pytest.xfail":
+                    outcome = "waived"
                 message = (element.get("message") or "") + "\n" + (element.text or "")
                 break
         outcomes[name] = Outcome(outcome, message)
@@ -110,7 +129,11 @@ class SuiteRun:
         return read_junit(self.run_dir / "junit.xml")
 
     def not_passed(self) -> dict[str, Outcome]:
-        return {k: v for k, v in self.outcomes.items() if v.outcome != "passed"}
+        """Failed and errored checks; waived ones are listed by `waived` (the demo has three)."""
+        return {k: v for k, v in self.outcomes.items() if v.outcome not in ("passed", "waived")}
+
+    def waived(self) -> dict[str, Outcome]:
+        return {k: v for k, v in self.outcomes.items() if v.outcome == "waived"}
 
 
 def run_suite(pytester: pytest.Pytester, *args: str, profile: str = "prod") -> SuiteRun:

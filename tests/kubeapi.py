@@ -34,6 +34,7 @@ import orjson
 
 __all__ = [
     "CONTINUE_EXPIRED_MESSAGE",
+    "DEFAULT_GROUPS",
     "DEFAULT_USER",
     "DEFAULT_VERSION",
     "PORT_FORWARD_PROTOCOLS",
@@ -56,6 +57,7 @@ ProxyHandler = Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, 
 
 DEFAULT_VERSION = "v1.31.4"
 DEFAULT_USER = "system:serviceaccount:conformance:conformance"
+DEFAULT_GROUPS = ("system:serviceaccounts", "system:authenticated")
 MAX_DELAY_SECONDS = 60.0
 
 NOT_FOUND_MESSAGE = "the server could not find the requested resource"
@@ -235,6 +237,9 @@ _EXISTS_REQ_RE = re.compile(r"\s*(!?)\s*([^\s!=<>(),]+)\s*")
 _FIELD_REQ_RE = re.compile(r"\s*([^\s!=]+)\s*(==|!=|=)\s*(.*?)\s*")
 _PROXY_RE = re.compile(r"/api/v1/namespaces/([^/]+)/services/([^/]+)/proxy(/.*)?")
 _PORT_FORWARD_RE = re.compile(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward")
+_SELF_SUBJECT_REVIEW_RE = re.compile(r"/apis/authentication\.k8s\.io/([^/]+)/selfsubjectreviews")
+# What the apiserver's negotiation lists when a create body is in a media type it cannot decode.
+_ACCEPTED_MEDIA_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
 #: WebSocket subprotocols the port-forward accepts, both with the kubelet's binary channel framing; a client
 #: offering none gets that framing too (the kubelet's ``""`` entry). Not served: v4.base64 and SPDY/3.1.
 PORT_FORWARD_PROTOCOLS = ("v4.channel.k8s.io", "portforward.k8s.io")
@@ -402,6 +407,7 @@ class RecordedRequest:
     has_authorization: bool
     at: float = field(default_factory=time.monotonic)
     status: int | None = None  # set before the response is written, so it is visible to the client after
+    body: bytes = b""  # the request body (creates such as SelfSubjectReview; empty for reads)
 
 
 class ApiResponse(NamedTuple):
@@ -906,11 +912,16 @@ class KubeApiServer:
         port: int = 0,
         version: str | Mapping[str, str] = DEFAULT_VERSION,
         user: str = DEFAULT_USER,
+        groups: Sequence[str] = DEFAULT_GROUPS,
         meta: Mapping[str, Any] | None = None,
     ) -> None:
         self.token = token
         self.host = host
         self.user = user
+        self.groups = tuple(groups)
+        #: authentication.k8s.io versions that serve SelfSubjectReview (v1 since 1.28, v1beta1 in 1.27,
+        #: v1alpha1 in 1.26); ``()`` emulates an older server, where every version answers 404.
+        self.self_subject_review_versions: tuple[str, ...] = ("v1",)
         self.meta: dict[str, Any] = dict(meta or {})
         self.version_info = _version_info(version)
         #: Expire every continue token (410), like a server whose etcd compacted between pages.
@@ -1148,6 +1159,7 @@ class KubeApiServer:
             query,
             {h: lowered[h.lower()] for h in _RECORDED_HEADERS if h.lower() in lowered},
             "authorization" in lowered,
+            body=body,
         )
         with self._lock:
             self._requests.append(record)
@@ -1188,6 +1200,8 @@ class KubeApiServer:
             return self._port_forward(method, m, raw_query, lowered)
         if m := _PROXY_RE.fullmatch(path):
             return self._proxy(method, m, raw_query, headers, lowered, body)
+        if m := _SELF_SUBJECT_REVIEW_RE.fullmatch(path):
+            return self._self_subject_review(method, m.group(1), lowered, body)
         if method != "GET":
             raise _ApiError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED_MESSAGE, {})
         parts = [p for p in path.split("/") if p]
@@ -1499,6 +1513,49 @@ class KubeApiServer:
                 backend.close()
                 with self._lock:
                     self._tunnel_sockets.discard(backend)
+
+    def _self_subject_review(self, method: str, version: str, lowered: Mapping[str, str], body: bytes) -> ApiResponse:
+        """``kubectl auth whoami``: a create-only resource answering with the authenticated user (201 Created).
+
+        ``extra`` is left out (a bearer token has none here); ``uid`` is stable per user, like a ServiceAccount's.
+        """
+        if version not in self.self_subject_review_versions:
+            raise _not_found_path()
+        if method != "POST":
+            raise _ApiError(405, "MethodNotAllowed", METHOD_NOT_ALLOWED_MESSAGE, {})
+        api_version = f"authentication.k8s.io/{version}"
+        media = lowered.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json":
+            message = "the body of the request was in an unknown format - accepted media types include: "
+            raise _ApiError(415, "UnsupportedMediaType", message + _ACCEPTED_MEDIA_TYPES)
+        try:
+            review = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise _bad_request(f"couldn't get version/kind; json parse error: {exc}") from None
+        if not isinstance(review, dict):
+            raise _bad_request("couldn't get version/kind; json parse error: expected an object")
+        # As the create handler's decoder: kind and apiVersion default to the URL's, and must match it if given.
+        kind, sent_version = review.get("kind") or "SelfSubjectReview", review.get("apiVersion") or api_version
+        if sent_version != api_version:
+            raise _bad_request(
+                f"the API version in the data ({sent_version}) does not match the expected API version ({api_version})"
+            )
+        if kind != "SelfSubjectReview":
+            raise _bad_request(f'{kind} in version "{version}" cannot be handled as a SelfSubjectReview')
+        created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        answer = {
+            "kind": "SelfSubjectReview",
+            "apiVersion": api_version,
+            "metadata": {"creationTimestamp": created},
+            "status": {
+                "userInfo": {
+                    "username": self.user,
+                    "uid": str(uuid.uuid5(uuid.NAMESPACE_OID, self.user)),
+                    "groups": list(self.groups),
+                }
+            },
+        }
+        return ApiResponse(201, {"Content-Type": "application/json"}, _json(answer))
 
     def _stall(self, path: str) -> None:
         with self._lock:

@@ -14,7 +14,7 @@ from conformance.cluster.resources import KNOWN, PODS
 from conformance.cluster.state import ResourceStats
 from conformance.profile.model import Collection
 
-from conftest import DEMO, ROOT, SuiteRun, run_suite
+from conftest import DEMO, SuiteRun, live_prod_profile, run_suite
 from kubeapi import KubeApiServer
 
 TOKEN = "live-test-token-9f1c2e"
@@ -44,11 +44,9 @@ def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
 
 def kubernetes_profile(directory: Path, name: str = "kubernetes", **collection: object) -> Path:
     """prod's Kubernetes expectations without its services (those have their own live tests)."""
-    document = yaml.safe_load((ROOT / "profiles" / "prod.yaml").read_text())
-    del document["services"]
-    document["metadata"]["name"] = name
+    path = live_prod_profile(directory, name, drop_services=True)
+    document = yaml.safe_load(path.read_text())
     document["collection"] = collection
-    path = directory / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
 
@@ -90,7 +88,9 @@ def test_live_run_matches_the_snapshot_run_and_pages_every_list(
         assert pod_lists[0].query["resourceVersion"] == "0"
         assert pod_lists[0].query["resourceVersionMatch"] == "NotOlderThan"
     # Only reads, only what the checks need, never Secrets, never per namespace.
-    assert {r.method for r in server.requests} == {"GET"}
+    # Reads only; the one POST is the SelfSubjectReview recording who the suite ran as (it changes nothing).
+    posts = [r.path for r in server.requests if r.method != "GET"]
+    assert posts in ([], ["/apis/authentication.k8s.io/v1/selfsubjectreviews"])
     assert not any("secrets" in r.path for r in server.requests)
     assert not any(re.match(r"/api/v1/namespaces/[^/]+/pods", r.path) for r in server.requests)
     assert all(r.has_authorization for r in server.requests)
@@ -122,8 +122,10 @@ def test_forbidden_list_is_an_error_naming_the_resource(
     run = live(pytester, kubeconfig)
     seen = run.not_passed()
     expected = {name for name in run.outcomes if name.startswith(POD_READERS)}
-    assert set(seen) == expected
-    assert all(o.outcome == "error" and "pods: forbidden" in o.message for o in seen.values())
+    waivers = {"test_waiver_in_use[PLAT-2201]", "test_waiver_in_use[PLAT-2202]"}
+    assert set(seen) == expected | waivers
+    assert all(o.outcome == "error" and "pods: forbidden" in o.message for n, o in seen.items() if n not in waivers)
+    assert all("could not be evaluated" in seen[n].message for n in waivers)
     assert "0 failing" not in run.result.stdout.str()
     assert run.result.ret != 0
 

@@ -198,6 +198,12 @@ class Scenario:
 
 
 FAIL, ERROR = "failed", "error"
+# The report's open items, waived in prod until their tickets close.
+DEMO_WAIVED = {
+    "test_workload_ready[cloudflare-tunnel/Deployment/cloudflared]",
+    "test_workload_ready[data-platform/Deployment/kafka-connect]",
+    "test_portal_targets[targets]",
+}
 SCENARIOS = [
     Scenario(
         "crash loop",
@@ -351,9 +357,13 @@ def test_truncated_json_is_an_error_for_every_check_reading_it(demo: Snapshot, p
     )
     expected = {name for name in run.outcomes if name.startswith(readers)}
     assert len(expected) > 40
+    # The waivers of checks that could not be evaluated cannot be judged either.
+    waivers = {"test_waiver_in_use[PLAT-2201]", "test_waiver_in_use[PLAT-2202]"}
     seen = run.not_passed()
-    assert set(seen) == expected
-    assert all(o.outcome == ERROR and "kubernetes/pods.json is not valid JSON" in o.message for o in seen.values())
+    assert set(seen) == expected | waivers
+    assert all(o.outcome == ERROR for o in seen.values())
+    assert all("kubernetes/pods.json is not valid JSON" in seen[name].message for name in expected)
+    assert all("could not be evaluated" in seen[name].message for name in waivers)
     assert run.result.ret == 1
 
 
@@ -362,5 +372,8 @@ def test_the_demo_passes_every_check(pytester: pytest.Pytester) -> None:
     assert run.result.ret == 0
     outcomes = run.outcomes
     assert len(outcomes) >= 60
-    assert all(o.outcome == "passed" for o in outcomes.values())
-    run.result.stdout.fnmatch_lines(["conformance prod: PASSED — * passed, 0 failed, 0 could not evaluate — report *"])
+    assert set(run.waived()) == DEMO_WAIVED
+    assert all(o.outcome == "passed" for name, o in outcomes.items() if name not in DEMO_WAIVED)
+    run.result.stdout.fnmatch_lines(
+        ["conformance prod: PASSED — * passed, 0 failed, 0 could not evaluate, 3 waived — report *"]
+    )

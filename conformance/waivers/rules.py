@@ -16,9 +16,12 @@ from datetime import date
 from conformance.check import Culprit, Finding
 from conformance.profile.model import Waiver
 
-# One pytest session per process: which waivers covered culprits, and which checks were selected.
+# One pytest session per process: which waivers covered culprits, which checks were selected or
+# deselected, and which could not be evaluated (their waivers cannot be judged either).
 USAGE: dict[str, int] = {}
 SELECTED: set[str] = set()
+DESELECTED: set[str] = set()
+ERRORED: set[str] = set()
 
 
 @dataclass(frozen=True)

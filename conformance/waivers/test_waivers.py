@@ -10,11 +10,18 @@ from conformance.waivers import rules
 
 
 def waiver_in_use(_state: ClusterState, waiver: Waiver, _profile: Profile) -> Finding:
-    targets = sorted(name for name in rules.SELECTED if waiver.matches(name))
-    if not targets:
-        raise CouldNotEvaluate(f"{waiver}: no check it names ran in this selection")
+    targets = sorted(
+        name for name in rules.SELECTED if waiver.matches(name) and name != f"test_waiver_in_use[{waiver.ticket}]"
+    )
     uses = rules.USAGE.get(waiver.ticket, 0)
-    culprits = [] if uses else [Culprit(waiver.ticket, "covers nothing: its checks pass; remove the waiver")]
+    if not targets:
+        if any(waiver.matches(name) for name in rules.DESELECTED):
+            raise CouldNotEvaluate(f"{waiver}: the checks it names were not selected in this run")
+        culprits = [Culprit(waiver.ticket, "names no check of this profile; remove or correct the waiver")]
+    elif not uses and any(name in rules.ERRORED for name in targets):
+        raise CouldNotEvaluate(f"{waiver}: its checks could not be evaluated, so neither can the waiver")
+    else:
+        culprits = [] if uses else [Culprit(waiver.ticket, "covers nothing: its checks pass; remove the waiver")]
     return Finding(
         expected=f"{waiver} covers a failure (reason: {waiver.reason}; expires {waiver.expires})",
         observed=f"covered {uses} culprits of {', '.join(targets)}",
