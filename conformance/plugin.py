@@ -212,10 +212,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             remediation=spec.remediation,
         )
         item.stash[RECORD_KEY] = record
+        # junitxml writes the properties of the item (copied into the teardown report), not of each report.
         for key in ("area", "requirement", "severity", "source", "origin"):
             value = getattr(record, key)
             if value:
-                report.user_properties.append((key if key != "origin" else "profile_line", value))
+                item.user_properties.append((key if key != "origin" else "profile_line", value))
         if call.excinfo is not None:
             record.verdict = "error"
             if isinstance(call.excinfo.value, CouldNotEvaluate):
@@ -234,7 +235,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             if active:
                 w = active[0].waiver
                 record.waiver = WaiverNote(w.reason, w.owner, w.ticket, str(w.expires), active[0].culprits)
-            report.user_properties.append(("inspected", str(finding.inspected)))
+            item.user_properties.append(("inspected", str(finding.inspected)))
             # pytest-html reads `extras` off the report; it is not a declared TestReport attribute.
             setattr(report, "extras", [*getattr(report, "extras", []), *_extras(spec, record, finding)])  # noqa: B010
         if report.failed:

@@ -22,7 +22,7 @@ from conformance.profile.model import Profile
 from conformance.profile.services import Kafka
 from conformance.services.source import LiveContext
 
-from conftest import DEMO, ROOT, Snapshot, run_suite
+from conftest import DEMO, ROOT, Snapshot, live_prod_profile, run_suite
 from kafkabroker import KafkaBroker, free_port, tansu_binary
 from kubeapi import KubeApiServer
 
@@ -447,12 +447,12 @@ def test_live_run_reads_kafka_from_the_profile_bootstrap(broker: KafkaBroker, py
     profile = pytester.path / "kafka-live.yaml"
     profile.write_text(
         "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: kafka-live}\n"
-        f"extends: {ROOT / 'profiles' / 'prod.yaml'}\n"
+        f"extends: {live_prod_profile(pytester.path)}\n"
         f"services:\n  kafka:\n    bootstrap: {broker.bootstrap}\n    canary: {{enabled: true}}\n"
     )
     with KubeApiServer.from_snapshot(DEMO) as api:
         kubeconfig = api.write_kubeconfig(pytester.path / "kubeconfig")
-        run = run_suite(pytester, f"--kubeconfig={kubeconfig}", "-k", "kafka", profile=str(profile))
+        run = run_suite(pytester, f"--kubeconfig={kubeconfig}", "-k", "test_kafka", profile=str(profile))
 
     outcomes = run.outcomes
     assert {"test_kafka_brokers[brokers]", "test_kafka_topics[topics]", "test_kafka_canary[canary]"} <= set(outcomes)

@@ -58,6 +58,10 @@ class MeshRule:
         return self.istio.source
 
     @property
+    def origin(self) -> str | None:
+        return self.istio.origin
+
+    @property
     def note(self) -> str | None:
         return self.istio.note
 

@@ -530,6 +530,7 @@ class BrokerCount:
     count: int
     source: str | None = None
     note: str | None = None
+    origin: str | None = None
 
     def __str__(self) -> str:
         return f"exactly {self.count} broker{'' if self.count == 1 else 's'}"
@@ -542,6 +543,7 @@ class TopicSet:
     names: tuple[str, ...] = ()
     source: str | None = None
     note: str | None = None
+    origin: str | None = None
 
     @property
     def pattern(self) -> str:
@@ -570,6 +572,7 @@ class CanaryRoundTrip:
     timeout: timedelta
     source: str | None = None
     note: str | None = None
+    origin: str | None = None
 
     def __str__(self) -> str:
         return f"a message produced to {self.topic} is consumed back within {format_duration(self.timeout)}"
@@ -583,7 +586,7 @@ def expand_brokers(profile: Profile) -> Expansion:
     kafka = _kafka(profile)
     if kafka is None or kafka.brokers is None:
         return None
-    return [("brokers", BrokerCount(kafka.brokers, kafka.source, kafka.note))]
+    return [("brokers", BrokerCount(kafka.brokers, kafka.source, kafka.note, kafka.origin))]
 
 
 def expand_topics(profile: Profile) -> Expansion:
@@ -591,14 +594,14 @@ def expand_topics(profile: Profile) -> Expansion:
     if kafka is None or kafka.topics is None:
         return None
     t = kafka.topics
-    return [("topics", TopicSet(t.min, tuple(t.prefixes), tuple(t.names), kafka.source, kafka.note))]
+    return [("topics", TopicSet(t.min, tuple(t.prefixes), tuple(t.names), kafka.source, kafka.note, kafka.origin))]
 
 
 def expand_canary(profile: Profile) -> Expansion:
     kafka = _kafka(profile)
     if kafka is None or not kafka.canary.enabled:
         return None
-    return [("canary", CanaryRoundTrip(kafka.canary.topic, kafka.timeout, kafka.source, kafka.note))]
+    return [("canary", CanaryRoundTrip(kafka.canary.topic, kafka.timeout, kafka.source, kafka.note, kafka.origin))]
 
 
 def _listing(names: Iterable[str]) -> str:

@@ -52,6 +52,7 @@ class OtherNamespaces:
     listed: frozenset[str]
     ignored: frozenset[str]
     source: str | None = None
+    origin: str | None = None
 
     def __str__(self) -> str:
         return "namespaces not listed in the profile"
@@ -173,7 +174,7 @@ def failing_pod_scopes(profile: Profile) -> list[tuple[str, Any]] | None:
         (entry.namespace, entry) for entry in rules.namespaces if entry.namespace not in rules.ignore_namespaces
     ]
     others = OtherNamespaces(
-        frozenset(e.namespace for e in rules.namespaces), frozenset(rules.ignore_namespaces), rules.source
+        frozenset(e.namespace for e in rules.namespaces), frozenset(rules.ignore_namespaces), rules.source, rules.origin
     )
     scopes.append(("other-namespaces" if scopes else "all-namespaces", others))
     return scopes

@@ -376,6 +376,10 @@ class UpRatio:
         return self.section.source
 
     @property
+    def origin(self) -> str | None:
+        return self.section.origin
+
+    @property
     def note(self) -> str | None:
         return self.section.note
 
@@ -393,6 +397,10 @@ class JobUp:
     @property
     def source(self) -> str | None:
         return self.section.source
+
+    @property
+    def origin(self) -> str | None:
+        return self.section.origin
 
     @property
     def note(self) -> str | None:

@@ -28,6 +28,10 @@ class NodeRule:
     def source(self) -> str | None:
         return self.nodes.source
 
+    @property
+    def origin(self) -> str | None:
+        return self.nodes.origin
+
     def __str__(self) -> str:
         return self.rule
 

@@ -37,6 +37,10 @@ class Threshold:
         return self.capacity.source
 
     @property
+    def origin(self) -> str | None:
+        return self.capacity.origin
+
+    @property
     def note(self) -> str | None:
         return self.capacity.note
 

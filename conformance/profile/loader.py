@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from conformance.errors import ProfileError
 from conformance.profile.model import Profile
-from conformance.profile.model_base import Traced
+from conformance.profile.model_base import Located
 
 IDENTITY_KEYS = ("namespace", "kind", "name")
 # Mappings that choose one alternative (how a service is reached, where a secret comes from):
@@ -192,16 +192,24 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[int | str, ...]:
 Cursor = tuple[Path, Any, int | None]
 
 
+def _display(path: Path) -> str:
+    """A profile path as people read it in reports: relative to the working directory when inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _annotate_origins(node: Any, cursors: list[Cursor]) -> None:
     """Record on every traced entry the file and line it was written at: the overlay's, else the base's.
 
     Each cursor follows the same entry through one raw document; list entries are matched by identity,
     since merging by identity moves them away from their index in the overlay.
     """
-    if isinstance(node, Traced):
+    if isinstance(node, Located):
         for source, raw, line in cursors:
             if raw is not None and line is not None:
-                node._origin = f"{source}:{line}"
+                node._origin = f"{_display(source)}:{line}"
                 break
     if isinstance(node, BaseModel):
         for name, field in type(node).model_fields.items():

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
-from conformance.profile.model_base import Strict, Traced
+from conformance.profile.model_base import Located, Strict, Traced
 from conformance.profile.services import Services
 from conformance.profile.types import (
     Count,
@@ -222,7 +222,7 @@ class Storage(Traced):
     min_pvcs: Count = Field(default=1, description="Fewer claims than this cannot be judged.")
 
 
-class Waiver(Strict):
+class Waiver(Located):
     """A granted exception: a failing check (or some of its culprits) reported as waived until it expires."""
 
     check: Text = Field(

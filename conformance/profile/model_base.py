@@ -16,15 +16,20 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Traced(Strict):
-    """An expectation with its provenance: where it comes from, why, how much it matters, which profile line."""
+class Located(Strict):
+    """An entry that knows where it was written."""
 
-    source: Text | None = Field(default=None, description="Where this expectation comes from: report section, ticket.")
-    note: Text | None = Field(default=None, description="Why it is what it is; exceptions granted.")
-    severity: Severity | None = Field(default=None, description="Overrides the check's default severity.")
     # `file:line` of the entry in the profile (or the profile it extends), set by the loader.
     _origin: str | None = PrivateAttr(default=None)
 
     @property
     def origin(self) -> str | None:
         return self._origin
+
+
+class Traced(Located):
+    """An expectation with its provenance: where it comes from, why, how much it matters, which profile line."""
+
+    source: Text | None = Field(default=None, description="Where this expectation comes from: report section, ticket.")
+    note: Text | None = Field(default=None, description="Why it is what it is; exceptions granted.")
+    severity: Severity | None = Field(default=None, description="Overrides the check's default severity.")
