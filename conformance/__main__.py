@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance import __version__
+from conformance import __version__, secrets
 from conformance.cluster.evidence import write_evidence
 from conformance.cluster.live import KubeconfigError, collect_live, load_target
 from conformance.cluster.resources import KNOWN
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         target = load_target(args.kubeconfig, args.kube_context)
     except KubeconfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {secrets.redact_text(str(exc))}", file=sys.stderr)
         return 3
     profile = load_profile(args.profile, Path("profiles")).profile if args.profile else None
     state = collect_live(
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     files = write_evidence(state, args.out)
     for name, error in sorted(state.errors.items()):
-        print(f"warning: {name}: {error.reason}", file=sys.stderr)
+        print(f"warning: {name}: {secrets.redact_text(error.reason)}", file=sys.stderr)
     print(f"wrote {len(files)} files to {args.out}")
     return 0
 

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from conformance import __version__
+from conformance import __version__, secrets
 from conformance.cluster.identity import ClusterIdentity, RunIdentity, live_identity, snapshot_identity
 from conformance.records import RECORDS_KEY
 from conformance.settings import SETTINGS_KEY, STATE_KEY, RunSettings
@@ -189,7 +189,7 @@ def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> No
         elif settings.target is not None:
             facts.cluster, facts.identity = live_identity(settings.target, settings.profile.profile.collection, state)
     except Exception as exc:  # bookkeeping must never turn a verdict into a crash
-        facts.lookup_error = f"{type(exc).__name__}: {exc}"
+        facts.lookup_error = secrets.redact_text(f"{type(exc).__name__}: {exc}")
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

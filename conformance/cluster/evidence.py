@@ -1,4 +1,8 @@
-"""Writing evidence: the state a run judged, in the snapshot format, so it can be re-evaluated offline."""
+"""Writing evidence: the state a run judged, in the snapshot format, so it can be re-evaluated offline.
+
+Every byte written passes through conformance.secrets: Kubernetes lists, service bodies (already
+sanitized by their service) and meta.json alike.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +11,17 @@ from typing import Any
 
 import orjson
 
-from conformance import __version__
+from conformance import __version__, secrets
 from conformance.cluster.resources import resource
 from conformance.cluster.state import ClusterState
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+
+
+def _store(path: Path, body: bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(secrets.redact_bytes(body))
+    return path
 
 
 def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
@@ -33,9 +43,8 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         # Re-evaluating this evidence must not pretend to know when the original state was taken.
         meta.pop("collected_at")
         meta["collected_at_unknown"] = True
-    path = directory / "meta.json"
-    path.write_bytes(orjson.dumps({k: v for k, v in meta.items() if v is not None}, option=_OPTIONS))
-    written.append(path)
+    meta_body = orjson.dumps({k: v for k, v in meta.items() if v is not None}, option=_OPTIONS)
+    written.append(_store(directory / "meta.json", meta_body))
     for name, items in sorted(state.lists.items()):
         res = resource(name)
         api_version = state.api_versions.get(name) or (
@@ -44,12 +53,7 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         kind = res.kind
         listed = [{"apiVersion": api_version, "kind": kind, **item} if kind else item for item in items]
         document = {"apiVersion": "v1", "items": listed, "kind": "List", "metadata": {"resourceVersion": ""}}
-        path = directory / res.snapshot_file
-        path.write_bytes(orjson.dumps(document, option=_OPTIONS))
-        written.append(path)
+        written.append(_store(directory / res.snapshot_file, orjson.dumps(document, option=_OPTIONS)))
     for key, body in sorted(state.documents.items()):
-        path = directory / key
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(body)
-        written.append(path)
+        written.append(_store(directory / key, body))
     return written

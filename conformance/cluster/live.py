@@ -54,6 +54,8 @@ def load_target(kubeconfig: str | None, context: str | None) -> Target:
     """Resolve credentials the way kubectl does; KubeconfigError says what is wrong and where."""
     from kubernetes import client, config  # deferred: snapshot runs never pay for the import
 
+    from conformance import secrets  # deferred: a pytest plugin module, imported first by pytest itself
+
     configuration = client.Configuration()
     path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
     default = Path.home() / ".kube" / "config"
@@ -64,6 +66,7 @@ def load_target(kubeconfig: str | None, context: str | None) -> Target:
             config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
         except config.ConfigException as exc:
             raise KubeconfigError(f"in-cluster configuration: {exc}") from None
+        secrets.register_configuration(configuration)
         return Target(configuration, configuration.host, "in-cluster")
     source = Path(path) if path else default
     if not source.is_file():
@@ -87,6 +90,7 @@ def load_target(kubeconfig: str | None, context: str | None) -> Target:
     except Exception as exc:  # the yaml loader and exec plugins raise their own types
         raise KubeconfigError(f"kubeconfig {source}: {type(exc).__name__}: {exc}") from None
     chosen = context or (active or {}).get("name")
+    secrets.register_configuration(configuration)  # before anything can print or store them
     return Target(configuration, configuration.host, chosen)
 
 

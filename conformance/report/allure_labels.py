@@ -20,7 +20,7 @@ import allure
 import orjson
 import pytest
 
-from conformance import __version__
+from conformance import __version__, secrets
 from conformance.records import RECORDS_KEY, CheckRecord
 from conformance.settings import SETTINGS_KEY, STATE_KEY, RunSettings
 
@@ -248,7 +248,8 @@ def environment(config: pytest.Config, settings: RunSettings) -> dict[str, str]:
             if provenance.collected_at_known
             else f"{when} (evaluation time: snapshot has no meta.json collected_at)"
         )
-    return values
+    # Server URLs can carry credentials (userinfo); everything written passes the redaction layer.
+    return {key: secrets.redact_text(value) for key, value in values.items()}
 
 
 def executor(settings: RunSettings) -> dict[str, str]:
@@ -256,7 +257,9 @@ def executor(settings: RunSettings) -> dict[str, str]:
         "name": EXECUTOR_NAME,
         "type": "pytest",
         "buildName": settings.run_dir.name,
-        "reportName": f"Cluster conformance: profile {settings.profile.name}, {settings.source_label}",
+        "reportName": secrets.redact_text(
+            f"Cluster conformance: profile {settings.profile.name}, {settings.source_label}"
+        ),
     }
 
 

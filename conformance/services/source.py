@@ -82,17 +82,24 @@ class LiveContext:
         return Endpoint(service, access, fetcher(service, access, self.kube))
 
     def credential(self, service: str, ref: Credential) -> str:
-        """The secret value, from the environment or a file; its value is never part of any message."""
+        """The secret value, from the environment or a file; its value is never part of any message.
+
+        It is registered with conformance.secrets, so whatever a service echoes of it is redacted."""
+        from conformance import secrets  # deferred: a pytest plugin module, imported first by pytest itself
+
         if ref.env is not None:
             value = self.environ.get(ref.env)
             if not value:
                 raise SourceError(service, f"credential: environment variable {ref.env} is not set")
+            secrets.register(value)
             return value.strip()
         assert ref.file is not None
         try:
-            return Path(ref.file).read_text(encoding="utf-8").strip()
+            value = Path(ref.file).read_text(encoding="utf-8")
         except OSError as exc:
             raise SourceError(service, f"credential: cannot read {ref.file} ({exc.strerror})") from None
+        secrets.register(value)
+        return value.strip()
 
     def authorization(self, service: str, ref: Credential | None) -> dict[str, str]:
         if ref is None:
