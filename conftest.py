@@ -6,6 +6,8 @@ pytest_plugins = [
     "conformance.report.summary",
     "conformance.report.allure_labels",
     "conformance.integrity",
+    "conformance.settle",
+    "conformance.budget",
     "fixtures.profile",
     "fixtures.cluster",
     "fixtures.checks",
