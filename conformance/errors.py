@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 
 class ConformanceError(Exception):
     """Base of every error the suite raises on purpose."""
@@ -40,3 +42,11 @@ class SourceError(CouldNotEvaluate):
 
 class MalformedObject(CouldNotEvaluate):
     """An object lacks a field the check needs; names the object so the data can be inspected."""
+
+
+class BadInput(pytest.UsageError):  # type: ignore[misc]  # final for typing only; subclassed to tell ours apart
+    """A bad profile, option, snapshot or kubeconfig: reported as one message, exit code 3, no traceback.
+
+    A subclass of pytest's UsageError so pytest handles it cleanly wherever it is raised; the plugin turns
+    it into exit code 3, while pytest's own usage errors (unknown options) keep their code 4.
+    """

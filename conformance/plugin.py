@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import html
+import json
 import os
+import sys
 from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,13 +14,22 @@ from typing import Any
 
 import pytest
 
-from conformance import __version__
+from conformance import __version__, gate
 from conformance.check import CheckSpec
 from conformance.cluster.live import KubeconfigError, load_target
-from conformance.errors import CouldNotEvaluate, ProfileError
+from conformance.errors import BadInput, CouldNotEvaluate, ProfileError
+from conformance.gate import GATES
 from conformance.profile.loader import available_profiles, load_profile
 from conformance.records import RECORDS_KEY, CheckRecord, WaiverNote
-from conformance.settings import FINDING_KEY, RECORD_KEY, SETTINGS_KEY, RunSettings
+from conformance.settings import (
+    EXIT_KEY,
+    FINDING_KEY,
+    NEW_FAILURES_KEY,
+    RECORD_KEY,
+    SETTINGS_KEY,
+    VERDICT_KEY,
+    RunSettings,
+)
 from conformance.waivers import rules
 
 NOT_IN_PROFILE = "not-in-profile"
@@ -52,6 +63,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--kubeconfig", metavar="PATH", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config).")
     group.addoption("--kube-context", metavar="NAME", help="Kubeconfig context (default: current).")
     group.addoption("--reports", metavar="DIR", help="Where run directories go (default: reports/).")
+    group.addoption(
+        "--gate",
+        metavar="SEVERITY|new",
+        help="Which failures fail the run: blocker, critical, normal, minor (that severity and above; "
+        "default minor, i.e. all), or new (only failures absent from the --compare baseline).",
+    )
     parser.addini("conformance_profiles", "Directory of named profiles.", default="profiles")
     parser.addini("conformance_reports", "Directory for run reports.", default="reports")
 
@@ -75,32 +92,34 @@ def pytest_configure(config: pytest.Config) -> None:
     if ref is None:
         for flag in ("snapshot", "kubeconfig", "kube_context"):
             if config.getoption(flag):
-                raise pytest.UsageError(f"--{flag.replace('_', '-')} needs --profile")
+                raise BadInput(f"--{flag.replace('_', '-')} needs --profile")
         return
     try:
         loaded = load_profile(ref, _profiles_dir(config))
     except ProfileError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
+
+    gate = config.getoption("gate")
+    if gate is not None and gate not in GATES:
+        raise BadInput(f"--gate: {gate!r} is not one of {', '.join(GATES)}")
+    if gate == "new" and not config.getoption("compare", None):
+        raise BadInput("--gate=new needs --compare=RUN_DIR (the baseline the failures are new against)")
 
     target = None
     snapshot_path = None
     if snapshot is not None:
         if config.getoption("kube_context") or config.getoption("kubeconfig"):
-            raise pytest.UsageError(
-                "--snapshot reads captured state; it cannot be combined with --kube-context or --kubeconfig"
-            )
+            raise BadInput("--snapshot reads captured state; it cannot be combined with --kube-context or --kubeconfig")
         snapshot_path = Path(snapshot)
         if not snapshot_path.is_dir():
-            raise pytest.UsageError(f"--snapshot: no such directory: {snapshot}")
+            raise BadInput(f"--snapshot: no such directory: {snapshot}")
         if not (snapshot_path / "kubernetes").is_dir():
-            raise pytest.UsageError(
-                f"--snapshot: {snapshot} has no kubernetes/ directory (see README: snapshot format)"
-            )
+            raise BadInput(f"--snapshot: {snapshot} has no kubernetes/ directory (see README: snapshot format)")
     else:
         try:
             target = load_target(config.getoption("kubeconfig"), config.getoption("kube_context"))
         except KubeconfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
+            raise BadInput(str(exc)) from None
 
     reports_root = Path(config.getoption("reports") or config.rootpath / str(config.getini("conformance_reports")))
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -172,7 +191,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         return
     if SETTINGS_KEY not in config.stash:
         available = ", ".join(available_profiles(_profiles_dir(config))) or "none found"
-        raise pytest.UsageError(
+        raise BadInput(
             f"conformance checks need --profile=NAME or --profile=PATH (available: {available}); "
             "the suite's own tests run with `pytest tests`"
         )
@@ -315,23 +334,61 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     ]
 
 
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The last line of the run, the one a CI log reader sees first: verdict, counts, report path."""
     settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if settings is None or reporter is None:
         return
     records = config.stash.get(RECORDS_KEY, [])
     counts = {v: sum(1 for r in records if r.verdict == v) for v in ("passed", "failed", "error", "waived")}
-    verdict = "PASSED" if exitstatus == 0 else "FAILED"
-    terminalreporter.write_line(
-        f"conformance {settings.profile.name}: {verdict} — {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} could not evaluate, {counts['waived']} waived — report {settings.run_dir / 'report.html'}"
+    code = config.stash.get(EXIT_KEY, None)
+    word = {0: "PASSED", 1: "FAILED", 2: "NOT EVALUATED"}.get(code, f"exit {code}") if code is not None else "ENDED"
+    result = config.stash.get(VERDICT_KEY, None)
+    below = f", {result.below_gate} below the gate" if result is not None and result.below_gate else ""
+    reporter.write_line(
+        f"conformance {settings.profile.name}: {word} — {counts['passed']} passed, {counts['failed']} failed, "
+        f"{counts['error']} could not evaluate, {counts['waived']} waived{below} — "
+        f"report {settings.run_dir / 'report.html'}"
     )
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """Bad input of ours (profile, options, snapshot, kubeconfig) ends with exit code 3, one message, no traceback."""
+    try:
+        return (yield)
+    except BadInput as exc:
+        from conformance import secrets
+
+        for line in exc.args:
+            sys.stderr.write(f"ERROR: {secrets.redact_text(str(line))}\n")
+        return gate.BAD_INPUT
+
+
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    settings = session.config.stash.get(SETTINGS_KEY, None)
+    """Replace pytest's pass/fail with the gate's verdict (before reporters and the manifest read it)."""
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return
+    _link_latest(settings)
+    records = config.stash.get(RECORDS_KEY, [])
+    if records and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+        result = gate.verdict(records, config.getoption("gate") or "minor", config.stash.get(NEW_FAILURES_KEY, None))
+        # A failure outside the checks (a crashed fixture teardown, say) keeps pytest's own code 1.
+        failed_elsewhere = exitstatus == pytest.ExitCode.TESTS_FAILED and not any(
+            r.verdict in ("failed", "error") for r in records
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed_elsewhere else result.code
+        config.stash[VERDICT_KEY] = result
+    config.stash[EXIT_KEY] = int(session.exitstatus)
+    _write_results(settings, records, int(session.exitstatus))
+
+
+def _link_latest(settings: RunSettings) -> None:
     latest = settings.reports_root / "latest"
     try:
         if latest.is_symlink() or latest.exists():
@@ -339,3 +396,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         os.symlink(settings.run_dir.name, latest, target_is_directory=True)
     except OSError:
         pass  # a filesystem without symlinks still gets the run directory itself
+
+
+def _write_results(settings: RunSettings, records: list[CheckRecord], exit_code: int) -> None:
+    """results.json: every check's record, machine-readable (drift comparison, dashboards, audits)."""
+    from conformance import secrets
+
+    document = {
+        "profile": settings.profile.name,
+        "profile_sha256": settings.profile.sha256,
+        "exit_code": exit_code,
+        "checks": [record.as_dict() for record in records],
+    }
+    body = json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n"
+    (settings.run_dir / "results.json").write_text(secrets.redact_text(body), encoding="utf-8")

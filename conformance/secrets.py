@@ -24,6 +24,8 @@ from urllib.parse import quote, quote_plus, urlsplit
 
 import pytest
 
+from conformance.errors import BadInput
+
 REDACTED = "***"
 # Shorter values are not registered: replacing every "admin" or "1234" in a report would destroy it,
 # and such values are not secrets worth the name. Patterns still catch them in credential positions.
@@ -521,7 +523,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name in config.getoption("redact_env") or ():
         if name not in os.environ:
             # A misspelt name would redact nothing, silently: say so before anything runs.
-            raise pytest.UsageError(f"--redact-env {name}: no such environment variable")
+            raise BadInput(f"--redact-env {name}: no such environment variable")
         register(os.environ[name])
     if not isinstance(sys.stdout, RedactingStream):
         # Only the terminal reporter keeps this object: pytest's capture restores the original

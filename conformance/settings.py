@@ -10,6 +10,7 @@ import pytest
 from conformance.check import Finding
 from conformance.cluster.live import Target
 from conformance.cluster.state import ClusterState
+from conformance.gate import Verdict
 from conformance.profile.loader import LoadedProfile
 from conformance.records import CheckRecord
 
@@ -39,3 +40,7 @@ SETTINGS_KEY = pytest.StashKey[RunSettings]()
 STATE_KEY = pytest.StashKey[ClusterState]()
 FINDING_KEY = pytest.StashKey[Finding]()
 RECORD_KEY = pytest.StashKey[CheckRecord]()
+VERDICT_KEY = pytest.StashKey[Verdict]()
+EXIT_KEY = pytest.StashKey[int]()
+# Names of checks failing now that did not fail in the --compare baseline (set by the drift comparison).
+NEW_FAILURES_KEY = pytest.StashKey[frozenset[str]]()

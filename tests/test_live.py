@@ -12,6 +12,7 @@ import yaml
 from conformance.cluster.live import KubeClient, load_target
 from conformance.cluster.resources import KNOWN, PODS
 from conformance.cluster.state import ResourceStats
+from conformance.gate import BAD_INPUT
 from conformance.profile.model import Collection
 
 from conftest import DEMO, SuiteRun, live_prod_profile, run_suite
@@ -193,7 +194,7 @@ def test_crd_versions_come_from_discovery(server: KubeApiServer, kubeconfig: Pat
 
 def test_unknown_context_is_a_usage_error_listing_contexts(kubeconfig: Path, pytester: pytest.Pytester) -> None:
     run = run_suite(pytester, f"--kubeconfig={kubeconfig}", "--kube-context=nope")
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines(["ERROR: kubeconfig *: no context 'nope' (available: 254carbon-test)"])
     assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
 
@@ -202,6 +203,6 @@ def test_broken_kubeconfig_is_a_usage_error(tmp_path: Path, pytester: pytest.Pyt
     bad = tmp_path / "kubeconfig"
     bad.write_text("apiVersion: v1\nclusters: [}\n")
     run = run_suite(pytester, f"--kubeconfig={bad}")
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines([f"ERROR: kubeconfig {bad}: *"])
     assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()

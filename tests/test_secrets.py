@@ -27,6 +27,7 @@ from conformance.cluster.evidence import write_evidence
 from conformance.cluster.live import load_target
 from conformance.cluster.redaction import LAST_APPLIED, strip_object
 from conformance.cluster.state import ClusterState, Provenance
+from conformance.gate import BAD_INPUT
 from conformance.profile.model import Profile
 from conformance.profile.services import Credential
 from conformance.services.source import LiveContext
@@ -541,5 +542,5 @@ def test_an_unknown_redact_env_name_is_a_usage_error(
 ) -> None:
     monkeypatch.delenv("CONFORMANCE_TEST_UNSET", raising=False)
     run = run_suite(pytester, f"--snapshot={DEMO}", "--redact-env=CONFORMANCE_TEST_UNSET")
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines(["ERROR: --redact-env CONFORMANCE_TEST_UNSET: no such environment variable"])

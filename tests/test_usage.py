@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from conformance.gate import BAD_INPUT
+
 from conftest import DEMO, ROOT, Snapshot, run_suite
 
 
@@ -21,7 +23,7 @@ def test_checks_without_a_profile_ask_for_one(pytester: pytest.Pytester) -> None
     result = pytester.runpytest_subprocess(
         f"--rootdir={ROOT}", "-c", str(ROOT / "pyproject.toml"), str(ROOT / "conformance")
     )
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.ret == BAD_INPUT
     result.stderr.fnmatch_lines(
         ["ERROR: conformance checks need --profile=NAME or --profile=PATH (available: prod, staging)*"]
     )
@@ -30,7 +32,7 @@ def test_checks_without_a_profile_ask_for_one(pytester: pytest.Pytester) -> None
 
 def test_unknown_profile_lists_the_available_ones(pytester: pytest.Pytester) -> None:
     run = run_suite(pytester, f"--snapshot={DEMO}", profile="prdo")
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines(
         ["ERROR: profile prdo: 1 problem", "  unknown profile; available in *: prod, staging"]
     )
@@ -40,7 +42,7 @@ def test_unknown_profile_lists_the_available_ones(pytester: pytest.Pytester) -> 
 def test_bad_profile_stops_the_run_before_any_check(pytester: pytest.Pytester) -> None:
     bad = ROOT / "tests" / "profiles" / "bad-wrong-type.yaml"
     run = run_suite(pytester, f"--snapshot={DEMO}", profile=str(bad))
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     assert f"ERROR: profile {bad}: 1 problem\n  {bad}:7: workloads.required[0].replicas: expected an integer" in (
         run.result.stderr.str()
     )
@@ -58,7 +60,7 @@ def test_bad_profile_stops_the_run_before_any_check(pytester: pytest.Pytester) -
 )
 def test_bad_options_are_usage_errors(args: list[str], message: str, pytester: pytest.Pytester) -> None:
     run = run_suite(pytester, *args)
-    assert run.result.ret == pytest.ExitCode.USAGE_ERROR
+    assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines([message])
     no_traceback(run.result)
 
@@ -118,3 +120,29 @@ def test_snapshot_without_meta_says_now_is_evaluation_time(pytester: pytest.Pyte
 def test_suite_tests_need_no_profile() -> None:
     # This very test runs under `pytest tests` without --profile; the plugin stays out of the way.
     assert (Path(__file__).parent / "conftest.py").is_file()
+
+
+def test_exit_codes_say_what_happened(demo: Snapshot, pytester: pytest.Pytester) -> None:
+    """0 all passed, 1 a check failed, 2 only could-not-evaluate, 3 bad input, 4 pytest usage, 5 nothing ran."""
+    assert run_suite(pytester, f"--snapshot={DEMO}").result.ret == 0
+    assert run_suite(pytester, f"--snapshot={DEMO}", "-k", "nothing_matches_this").result.ret == 5
+    assert run_suite(pytester, f"--snapshot={DEMO}", "--no-such-option").result.ret == 4
+    assert run_suite(pytester, f"--snapshot={DEMO}", "--gate=everything").result.ret == BAD_INPUT
+    demo.drop("jobs.batch")
+    only_errors = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'no-jobs')}", "-k", "test_job")
+    assert only_errors.result.ret == 2
+    only_errors.result.stdout.fnmatch_lines(["conformance prod: NOT EVALUATED — 0 passed, 0 failed, 1 could not*"])
+
+
+def test_gate_chooses_which_severities_fail(demo: Snapshot, pytester: pytest.Pytester) -> None:
+    # A normal-severity failure (a namespace label) and nothing else.
+    del demo.get("namespaces", "", "kong")["metadata"]["labels"]["istio-injection"]
+    snapshot = f"--snapshot={demo.write(pytester.path / 'label')}"
+    everything = run_suite(pytester, snapshot)
+    assert everything.result.ret == 1
+    critical = run_suite(pytester, snapshot, "--gate=critical")
+    assert critical.result.ret == 0
+    critical.result.stdout.fnmatch_lines(["conformance prod: PASSED — * 1 failed, * 1 below the gate — report *"])
+    # The failure is still reported, only the gate ignores it.
+    assert critical.outcomes["test_namespace_labels[kong]"].outcome == "failed"
+    assert critical.result.stdout.lines[-1].startswith("conformance prod: PASSED")
