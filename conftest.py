@@ -2,6 +2,7 @@
 
 pytest_plugins = [
     "conformance.plugin",
+    "conformance.drift",
     "conformance.secrets",
     "conformance.report.summary",
     "conformance.report.allure_labels",

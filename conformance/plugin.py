@@ -102,8 +102,8 @@ def pytest_configure(config: pytest.Config) -> None:
     gate = config.getoption("gate")
     if gate is not None and gate not in GATES:
         raise BadInput(f"--gate: {gate!r} is not one of {', '.join(GATES)}")
-    if gate == "new" and not config.getoption("compare", None):
-        raise BadInput("--gate=new needs --compare=RUN_DIR (the baseline the failures are new against)")
+    if gate == "new" and not (config.getoption("compare", None) or config.getoption("compare_latest", None)):
+        raise BadInput("--gate=new needs --compare=RUN_DIR or --compare-latest (the baseline to judge what is new)")
 
     target = None
     snapshot_path = None
