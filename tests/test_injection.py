@@ -8,7 +8,6 @@ from report.html (pytest-html renders its rows with script) must hold the payloa
 from __future__ import annotations
 
 import json
-import subprocess
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -17,9 +16,9 @@ import pytest
 
 from conformance.cluster.resources import KNOWN
 
+from browser import CHROMIUM, MISSING, run_chromium
 from conftest import Snapshot, run_suite
 
-CHROMIUM = "/usr/bin/chromium"
 IMG = """<img src=x onerror="document.body.setAttribute('data-pwned','1')">"""
 SCRIPT = """<script>document.body.setAttribute('data-pwned','1')</script>"""
 CHROMIUM_TIMEOUT = 90
@@ -65,29 +64,9 @@ class Dom(HTMLParser):
 
 def dump_dom(report: Path, profile_dir: Path, query: str = "") -> Dom:
     """The DOM after report.html's own script has run (rows rendered from its JSON blob)."""
-    completed = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={profile_dir}",
-            "--virtual-time-budget=3000",
-            "--dump-dom",
-            report.as_uri() + query,
-        ],
-        capture_output=True,
-        timeout=CHROMIUM_TIMEOUT,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr.decode(errors="replace")[-2000:]
+    output = run_chromium(["--virtual-time-budget=3000", "--dump-dom", report.as_uri() + query], profile_dir)
     dom = Dom()
-    dom.feed(completed.stdout.decode())
+    dom.feed(output.decode())
     dom.close()
     return dom
 
@@ -117,8 +96,8 @@ def poison(s: Snapshot) -> None:
 
 
 def chromium_or_skip() -> None:
-    if not Path(CHROMIUM).is_file():
-        pytest.skip(f"{CHROMIUM} is not installed (Debian package chromium, which .ci/run installs)")
+    if not CHROMIUM.is_file():
+        pytest.skip(MISSING)
 
 
 def test_cluster_markup_is_text_in_the_rendered_report(

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import re
-import signal
 import struct
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -26,9 +23,9 @@ from conformance.report.history import earlier_runs, parse_run_name
 from conformance.report.summary import render
 from conformance.settings import RunSettings
 
+from browser import CHROMIUM, MISSING, run_chromium
 from conftest import ROOT, Snapshot, run_suite
 
-CHROMIUM = Path("/usr/bin/chromium")
 KONG_POD = "kong-884b8f4bd-sr4v7"
 HOSTILE = "<img src=x onerror=alert(1)>"
 
@@ -199,9 +196,7 @@ def test_failing_report_puts_failures_first_by_area_and_draws_the_trend(
     assert f">{counts['failed']}</text>" in trend
 
 
-@pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="/usr/bin/chromium is absent (Debian package chromium; .ci/run installs it)"
-)
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
 def test_failing_report_renders_in_headless_chromium(pytester: pytest.Pytester, demo: Snapshot, tmp_path: Path) -> None:
     crash_loop_kong(demo)
     run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'drifted')}")
@@ -216,30 +211,10 @@ def test_failing_report_renders_in_headless_chromium(pytester: pytest.Pytester, 
 
 def screenshot(report: Path, tmp_path: Path) -> Path:
     png = tmp_path / "report.png"
-    command = [
-        str(CHROMIUM),
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        "--window-size=1280,2400",
-        f"--screenshot={png}",
-        report.as_uri(),
-    ]
-    # A new session lets the whole process group go on timeout; Chromium leaves helpers behind otherwise.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        output, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    output = run_chromium(
+        ["--hide-scrollbars", "--window-size=1280,2400", f"--screenshot={png}", report.as_uri()],
+        tmp_path / "chromium-profile",
+    )
     assert png.is_file(), output.decode(errors="replace")[-2000:]
     return png
 
