@@ -21,7 +21,6 @@ from conftest import Snapshot, run_suite
 
 IMG = """<img src=x onerror="document.body.setAttribute('data-pwned','1')">"""
 SCRIPT = """<script>document.body.setAttribute('data-pwned','1')</script>"""
-CHROMIUM_TIMEOUT = 90
 
 
 @dataclass
