@@ -342,7 +342,8 @@ def test_scenario(scenario: Scenario, demo: Snapshot, pytester: pytest.Pytester)
     assert {k: v.outcome for k, v in seen.items()} == {k: v[0] for k, v in scenario.expected.items()}
     for name, (_, text) in scenario.expected.items():
         assert text in seen[name].message, f"{name}: {text!r} not in {seen[name].message!r}"
-    assert run.result.ret == (1 if scenario.expected else 0)
+    kinds = {outcome for outcome, _ in scenario.expected.values()}
+    assert run.result.ret == (1 if FAIL in kinds else 2 if ERROR in kinds else 0)
 
 
 def test_truncated_json_is_an_error_for_every_check_reading_it(demo: Snapshot, pytester: pytest.Pytester) -> None:
@@ -364,7 +365,7 @@ def test_truncated_json_is_an_error_for_every_check_reading_it(demo: Snapshot, p
     assert all(o.outcome == ERROR for o in seen.values())
     assert all("kubernetes/pods.json is not valid JSON" in seen[name].message for name in expected)
     assert all("could not be evaluated" in seen[name].message for name in waivers)
-    assert run.result.ret == 1
+    assert run.result.ret == 2  # nothing failed; some checks could not evaluate
 
 
 def test_the_demo_passes_every_check(pytester: pytest.Pytester) -> None:

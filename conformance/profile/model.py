@@ -40,9 +40,28 @@ class Collection(Strict):
     connect_timeout: Duration = Field(default=timedelta(seconds=5))
     read_timeout: Duration = Field(default=timedelta(seconds=30))
     retries: Count = Field(default=4, le=20, description="Retries for 429, 5xx and connection errors.")
+    budget: Duration = Field(
+        default=timedelta(minutes=5),
+        gt=timedelta(0),
+        description="Total time for collecting every resource and service; requests and retry waits stay within it "
+        "(--budget overrides).",
+    )
     consistent_reads: StrictBool = Field(
         default=False,
         description="Read from etcd (resourceVersion unset) instead of the API server's watch cache.",
+    )
+    settle: Duration | None = Field(
+        default=None,
+        description="Live runs: re-collect until the Kubernetes checks pass, for at most this long (--settle).",
+    )
+    hold: Duration | None = Field(
+        default=None,
+        description="Live runs: then watch pods this long for new restarts, failures or replacements (--hold).",
+    )
+    settle_interval: Duration = Field(
+        default=timedelta(seconds=5),
+        gt=timedelta(0),
+        description="Pause between re-collections while settling or holding.",
     )
 
 

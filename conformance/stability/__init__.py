@@ -1,0 +1,1 @@
+"""Stability checks: what a hold window after a deploy saw change for the worse."""
