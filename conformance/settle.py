@@ -5,7 +5,6 @@ A pytest plugin (options, their resolution against the profile) and the live col
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -74,12 +73,15 @@ SETTLE_KEY = pytest.StashKey[SettleOutcome]()
 HOLD_KEY = pytest.StashKey[hold.HoldOutcome]()
 
 
-def _duration(text: str) -> timedelta:
-    """argparse `type=`: pytest reports the message as a usage error naming the option."""
+def _duration(config: pytest.Config, name: str) -> timedelta | None:
+    """A duration option, or BadInput naming the flag (exit 3, like every other bad input of the suite)."""
+    text: str | None = config.getoption(name, None)
+    if text is None:
+        return None
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise BadInput(f"--{name}: {exc}") from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -87,14 +89,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--settle",
         metavar="DURATION",
-        type=_duration,
         help="Live runs: re-collect until the Kubernetes checks pass, for at most this long (e.g. 5m); "
         "default: the profile's collection.settle.",
     )
     group.addoption(
         "--hold",
         metavar="DURATION",
-        type=_duration,
         help="Live runs: then watch pods this long (e.g. 2m) and fail test_stable_during_hold on any new "
         "restart, failing, vanished or replaced pod; default: the profile's collection.hold.",
     )
@@ -104,8 +104,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: the conformance plugin resolves the profile and the target (tryfirst) before this runs.
     hold.WINDOW, hold.RESULT = None, None
-    settle_option: timedelta | None = config.getoption("settle", None)
-    hold_option: timedelta | None = config.getoption("hold", None)
+    settle_option = _duration(config, "settle")
+    hold_option = _duration(config, "hold")
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         if config.getoption("profile", None) is None:
