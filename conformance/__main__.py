@@ -51,6 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     capture.add_argument("--profile", help="also capture the services this profile reaches")
     verify = commands.add_parser("verify", help="check a run directory's files against its manifest.json")
     verify.add_argument("run_dir", metavar="RUN_DIR", help="a run directory, e.g. reports/latest")
+    rbac = commands.add_parser("rbac", help="print the RBAC manifests a live run of a profile needs (least privilege)")
+    rbac.add_argument("profile")
+    rbac.add_argument("--profiles", default="profiles", help="directory of named profiles")
+    rbac.add_argument("--namespace", default="conformance", help="namespace of the suite's ServiceAccount")
+    rbac.add_argument("--service-account", default="conformance", help="the ServiceAccount the suite runs as")
     args = parser.parse_args(argv)
 
     if args.command == "schema":
@@ -60,6 +65,16 @@ def main(argv: list[str] | None = None) -> int:
         from conformance.integrity import verify_command  # deferred: the other commands need no pytest
 
         return verify_command(args.run_dir)
+    if args.command == "rbac":
+        from conformance.rbac import permissions, render  # deferred: imports every check module
+
+        try:
+            loaded = load_profile(args.profile, Path(args.profiles))
+        except ProfileError as exc:
+            print(exc, file=sys.stderr)
+            return 3
+        sys.stdout.write(render(permissions(loaded.profile), args.profile, args.namespace, args.service_account))
+        return 0
     if args.command == "validate":
         try:
             loaded = load_profile(args.profile, Path(args.profiles))
