@@ -1,1 +1,129 @@
-"""Placeholder: filled in by its owner."""
+"""The collection budget of a live run (`--budget`), and what collection had to retry or give up on, reported.
+
+A pytest plugin module (registered in the root conftest): the option, the override of the profile's
+`collection.budget`, rows in the report's environment table and lines in the terminal summary.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from conformance.cluster.live import CollectionReport, LiveState
+from conformance.duration import parse_duration
+from conformance.errors import BadInput
+from conformance.settings import SETTINGS_KEY, STATE_KEY
+from conformance.transport import seconds_text, short_reasons, summarize
+
+BUDGET_SOURCE_KEY = pytest.StashKey[str]()
+
+
+def parse_budget(text: str) -> timedelta:
+    """A budget as typed on the command line; ValueError says why it is not one."""
+    value = parse_duration(text)
+    if value <= timedelta(0):
+        raise ValueError(f"{text!r} leaves no time to collect anything (examples: 90s, 5m, 10m)")
+    return value
+
+
+def budget_option(config: pytest.Config) -> timedelta | None:
+    """`--budget`, or BadInput naming the flag (exit 3, like every other bad input of the suite)."""
+    text: str | None = config.getoption("budget", None)
+    if text is None:
+        return None
+    try:
+        return parse_budget(text)
+    except ValueError as exc:
+        raise BadInput(f"--budget: {exc}") from None
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "cluster conformance")
+    group.addoption(
+        "--budget",
+        metavar="DURATION",
+        help="Live runs: total time for collecting the cluster state (default: the profile's collection.budget, "
+        "5m); no request or retry wait outlasts it, and what it cuts short is an error.",
+    )
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # trylast: conformance.plugin's (tryfirst) pytest_configure has loaded the profile into the settings.
+    override = budget_option(config)
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        if override is not None and config.getoption("profile", None) is None:
+            raise BadInput("--budget needs --profile")
+        return
+    if override is None:
+        config.stash[BUDGET_SOURCE_KEY] = "profile collection.budget"
+        return
+    # The cluster fixture collects with the profile's collection settings: the flag replaces the budget there.
+    profile = settings.profile.profile
+    collection = profile.collection.model_copy(update={"budget": override})
+    settings.profile = dataclasses.replace(
+        settings.profile, profile=profile.model_copy(update={"collection": collection})
+    )
+    config.stash[BUDGET_SOURCE_KEY] = "--budget"
+
+
+def _report(config: pytest.Config) -> CollectionReport | None:
+    state = config.stash.get(STATE_KEY, None)
+    return state.collection if isinstance(state, LiveState) else None
+
+
+def environment_rows(report: CollectionReport, source: str) -> dict[str, str]:
+    """Rows for the report's environment table: the budget and its use, retries per source, what ran out."""
+    rows = {
+        "Collection budget": f"{seconds_text(report.budget)} ({source}); collection took {report.elapsed:.1f}s",
+    }
+    if report.retries:
+        rows["Collection retries"] = "; ".join(f"{name}: {summarize(why)}" for name, why in report.retries.items())
+    gave_up = sorted({*report.out_of_budget, *report.unfinished})
+    if gave_up:
+        rows["Collection budget ran out for"] = ", ".join(gave_up)
+    return rows
+
+
+def summary_lines(report: CollectionReport) -> list[str]:
+    """Terminal lines: `collection: pods needed 2 retries (429)`, and every source the budget cut short."""
+    lines = []
+    for name, why in report.retries.items():
+        noun = "retry" if len(why) == 1 else "retries"
+        lines.append(f"collection: {name} needed {len(why)} {noun} ({short_reasons(why)})")
+    for name in report.out_of_budget:
+        if name not in report.unfinished:
+            lines.append(f"collection: {name} gave up: the budget of {seconds_text(report.budget)} ran out")
+    for name in report.unfinished:
+        lines.append(f"collection: {name} did not finish within the budget of {seconds_text(report.budget)}")
+    return lines
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, Any, Any]:
+    # Outermost wrapper: the rows are in the environment table before conformance.secrets redacts and
+    # escapes it and before pytest-html renders it (both later in this hook).
+    config = session.config
+    report = _report(config)
+    if report is not None:
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:  # pragma: no cover - pytest-metadata is a dependency
+            pass
+        else:
+            metadata: dict[str, Any] = config.stash.setdefault(metadata_key, {})
+            metadata.update(environment_rows(report, config.stash.get(BUDGET_SOURCE_KEY, "profile collection.budget")))
+    return (yield)
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    report = _report(config)
+    if report is None:
+        return
+    for line in summary_lines(report):
+        terminalreporter.write_line(line)

@@ -2,18 +2,19 @@
 
 The typed models of the official client cost about ten times a raw parse on large lists, so the
 client is used only for configuration and credentials; requests go through urllib3 with paging,
-timeouts and bounded retries that honour Retry-After.
+timeouts and bounded retries that honour Retry-After, all within one collection budget.
 """
 
 from __future__ import annotations
 
 import os
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -28,9 +29,23 @@ from conformance.cluster.state import ClusterState, Provenance, ResourceStats
 from conformance.errors import ConformanceError, SourceError
 from conformance.profile.model import Collection, Profile
 from conformance.services.source import LiveContext, ServiceSource
-from conformance.transport import HttpReply, Transport, Unreachable
+from conformance.transport import (
+    Deadline,
+    HttpReply,
+    OutOfBudget,
+    OutOfBudgetError,
+    RetryLog,
+    Transport,
+    Unreachable,
+    seconds_text,
+    summarize,
+)
 
 MAX_LIST_RESTARTS = 3
+WORKERS = 8
+# Every call is bounded by the deadline itself; this only covers what is not (a client library's own
+# timeouts, such as Kafka's), so one stuck source cannot hold the run past its budget.
+GRACE_SECONDS = 2.0
 
 
 class KubeconfigError(ConformanceError):
@@ -105,7 +120,7 @@ def _status_message(body: bytes) -> tuple[str, dict[str, Any] | None]:
 
 
 class ApiError(SourceError):
-    def __init__(self, resource: str, code: int, body: bytes) -> None:
+    def __init__(self, resource: str, code: int, body: bytes, retried: tuple[str, ...] = ()) -> None:
         message, status = _status_message(body)
         words = {
             401: "unauthorized: the API server rejected the credentials",
@@ -114,18 +129,24 @@ class ApiError(SourceError):
             410: "expired",
             429: "too many requests (API priority and fairness)",
         }.get(code, f"HTTP {code}")
-        super().__init__(resource, f"{words}: {message}" if message else words, status)
+        after = f" (after {len(retried)} {'retry' if len(retried) == 1 else 'retries'})" if retried else ""
+        super().__init__(resource, (f"{words}: {message}" if message else words) + after, status)
         self.code = code
 
 
 class KubeClient:
-    """GETs against the API server with timeouts and bounded, Retry-After-aware retries."""
+    """GETs against the API server with timeouts and bounded, Retry-After-aware retries.
+
+    With a deadline (the run's collection budget) no request or retry wait outlasts it; the
+    retries made are recorded per resource or service in `retry_log`.
+    """
 
     def __init__(
         self,
         target: Target,
         collection: Collection,
         sleep: Callable[[float], None] = time.sleep,
+        deadline: Deadline | None = None,
     ) -> None:
         cfg = target.configuration
         self.server = target.server.rstrip("/")
@@ -153,7 +174,9 @@ class KubeClient:
         timeout = urllib3.Timeout(
             connect=collection.connect_timeout.total_seconds(), read=collection.read_timeout.total_seconds()
         )
-        self.transport = Transport(pool, timeout, collection.retries, sleep)
+        self.deadline = deadline
+        self.retry_log = RetryLog()
+        self.transport = Transport(pool, timeout, collection.retries, sleep, deadline)
         self._groups: dict[str, str] = {}
         self._lock = threading.Lock()
 
@@ -176,19 +199,43 @@ class KubeClient:
         query: dict[str, str] | None = None,
         accept: str = "application/json",
         extra_headers: Mapping[str, str] | None = None,
+        source: str | None = None,
+        timeout: float | None = None,
+        retries: int | None = None,
     ) -> HttpReply:
         """A GET through the API server (lists, discovery, the service proxy); SourceError if unreachable.
 
         Caller headers never replace the API server credentials: a proxied service's own token
         travels in headers the API server passes on (Kong-Admin-Token), not in Authorization.
+        `source` names what the retries are recorded under and errors name (default: the path);
+        `timeout` and `retries` replace the collection's for this call (a service's own access settings).
         """
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
         own = {k: v for k, v in (extra_headers or {}).items() if k.lower() != "authorization"}
         headers = {**own, **self.headers(), "Accept": accept}
+        transport = self.transport
+        if timeout is not None or retries is not None:
+            connect = self.collection.connect_timeout.total_seconds()
+            read = self.collection.read_timeout.total_seconds() if timeout is None else timeout
+            transport = Transport(
+                transport.pool,
+                urllib3.Timeout(connect=min(connect, read), read=read),
+                transport.retries if retries is None else retries,
+                transport.sleep,
+                self.deadline,
+            )
+        name = source or path
         try:
-            return self.transport.get(url, headers)
+            reply = transport.get(url, headers)
+        except OutOfBudget as exc:
+            self.retry_log.record(name, exc.retried)
+            raise OutOfBudgetError(name, f"GET {path}: {exc}") from None
         except Unreachable as exc:
-            raise SourceError(path, f"cannot reach the API server at {self.server} ({exc})") from None
+            self.retry_log.record(name, exc.retried)
+            where = f"GET {path}: " if source else ""
+            raise SourceError(name, f"{where}cannot reach the API server at {self.server} ({exc})") from None
+        self.retry_log.record(name, reply.retried)
+        return reply
 
     def get(self, path: str, query: dict[str, str], resource: str, stats: ResourceStats) -> bytes:
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
@@ -197,12 +244,16 @@ class KubeClient:
         except Unreachable as exc:
             stats.requests += exc.attempts
             stats.retries += exc.attempts - 1
+            self.retry_log.record(resource, exc.retried)
+            if isinstance(exc, OutOfBudget):
+                raise OutOfBudgetError(resource, str(exc)) from None
             raise SourceError(resource, f"cannot reach the API server at {self.server} ({exc})") from None
         stats.requests += reply.attempts
         stats.retries += reply.attempts - 1
+        self.retry_log.record(resource, reply.retried)
         if reply.status == 200:
             return reply.body
-        raise ApiError(resource, reply.status, reply.body)
+        raise ApiError(resource, reply.status, reply.body, reply.retried)
 
     def group_version(self, res: Resource, stats: ResourceStats) -> str:
         if res.version:
@@ -269,59 +320,198 @@ class KubeClient:
             return None
 
 
+@dataclass(frozen=True)
+class CollectionReport:
+    """How a live collection went against its budget: time used, retries per source, what ran out."""
+
+    budget: float  # seconds
+    elapsed: float
+    retries: Mapping[str, tuple[str, ...]]  # resource or service -> why each retry was made
+    out_of_budget: tuple[str, ...] = ()  # sources given up on because the budget ran out
+    unfinished: tuple[str, ...] = ()  # sources still running when the budget (and its grace) ended
+
+
+@dataclass
+class LiveState(ClusterState):
+    """The state of a live run, with the report of its collection."""
+
+    collection: CollectionReport | None = field(default=None, compare=False)
+
+
+@dataclass
+class _Listed:
+    items: list[dict[str, Any]] | None
+    api_version: str
+    stats: ResourceStats
+    error: SourceError | None = None
+
+
+def _list_one(client: KubeClient, res: Resource) -> _Listed:
+    stats = ResourceStats()
+    began = time.perf_counter()
+    try:
+        items, api_version = client.list(res, stats)
+    except SourceError as exc:
+        result = _Listed(None, "", stats, exc)
+    else:
+        stats.objects = len(items)
+        result = _Listed(items, api_version, stats)
+    stats.seconds = time.perf_counter() - began
+    return result
+
+
+@dataclass
+class _Fetched:
+    documents: dict[str, bytes]
+    seconds: float
+    error: SourceError | None = None
+
+
+def _collect_service(context: LiveContext, source: ServiceSource) -> _Fetched:
+    """A service's bodies, sanitized before anything keeps them; a failure becomes its error."""
+    began = time.perf_counter()
+    try:
+        documents = {file: source.sanitize(file, body) for file, body in source.collect(context).items()}
+    except SourceError as exc:
+        return _Fetched({}, time.perf_counter() - began, exc)
+    except Exception as exc:  # a client library's own error must not end the run
+        return _Fetched({}, time.perf_counter() - began, SourceError(source.name, f"{type(exc).__name__}: {exc}"))
+    return _Fetched(documents, time.perf_counter() - began)
+
+
+def _run_within(tasks: list[Callable[[], Any]], until: float, report: Callable[[int, Any], None]) -> set[int]:
+    """Run tasks on daemon threads (at most WORKERS at once) until all are done or `until`; the indexes not done.
+
+    Results are handed to `report` on the calling thread, so the state is only ever written there.
+    Daemon threads: a task stuck past the deadline cannot keep the process alive after the run.
+    """
+    todo: queue.SimpleQueue[int] = queue.SimpleQueue()
+    for index in range(len(tasks)):
+        todo.put(index)
+    done: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        while not stop.is_set():
+            try:
+                index = todo.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                outcome = tasks[index]()
+            except BaseException as exc:  # kept for the caller; a worker must never die silently
+                outcome = exc
+            done.put((index, outcome))
+
+    for number in range(min(WORKERS, len(tasks))):
+        threading.Thread(target=work, name=f"collect-{number}", daemon=True).start()
+    pending = set(range(len(tasks)))
+    while pending:
+        try:
+            index, outcome = done.get(timeout=max(until - time.monotonic(), 0.0))
+        except queue.Empty:
+            break
+        pending.discard(index)
+        report(index, outcome)
+    stop.set()
+    return pending
+
+
 def collect_live(
     target: Target,
     profile: Profile,
     resources: Iterable[Resource],
     sources: Iterable[ServiceSource] = (),
     progress: Callable[[str], None] | None = None,
+    budget: timedelta | None = None,
 ) -> ClusterState:
-    """Collect resources and service bodies concurrently; each failure is kept with its reason, the rest go on."""
+    """Collect resources and service bodies concurrently within the budget (default: the profile's).
+
+    Each failure is kept with its reason and the rest go on; a source still running when the budget
+    is spent is an error saying so, never a wait past it.
+    """
     collection = profile.collection
-    client = KubeClient(target, collection)
+    deadline = Deadline((budget or collection.budget).total_seconds())
+    began = time.perf_counter()
+    client = KubeClient(target, collection, deadline=deadline)
     wanted = list(resources)
     services = list(sources)
     started = datetime.now(UTC)
-    state = ClusterState(
-        Provenance("live", target.server, started, context=target.context, server_version=client.server_version())
-    )
-
-    def one(res: Resource) -> None:
-        stats = ResourceStats()
-        began = time.perf_counter()
-        try:
-            items, api_version = client.list(res, stats)
-        except SourceError as exc:
-            state.errors[res.name] = exc
-        else:
-            state.lists[res.name] = items
-            state.api_versions[res.name] = api_version
-            stats.objects = len(items)
-        stats.seconds = time.perf_counter() - began
-        state.stats[res.name] = stats
-        if progress is not None:
-            outcome = f"{stats.objects} objects" if res.name in state.lists else "error"
-            progress(f"{res.name}: {outcome}, {stats.requests} requests, {stats.seconds:.2f}s")
-
     context = LiveContext(profile, client)
+    lists: dict[str, _Listed] = {}
+    fetched: dict[str, _Fetched] = {}
+    version: list[str | None] = [None]
 
-    def service(source: ServiceSource) -> None:
-        began = time.perf_counter()
-        try:
-            bodies = source.collect(context)
-        except SourceError as exc:
-            state.service_errors[source.name] = exc
-        except Exception as exc:  # a client library's own error must not end the run
-            state.service_errors[source.name] = SourceError(source.name, f"{type(exc).__name__}: {exc}")
-        else:
-            for file, body in bodies.items():
-                state.documents[f"{source.name}/{file}"] = source.sanitize(file, body)
+    # Task 0 is the server version, then one per resource, then one per service.
+    tasks: list[Callable[[], Any]] = [client.server_version]
+    tasks += [partial(_list_one, client, res) for res in wanted]
+    tasks += [partial(_collect_service, context, src) for src in services]
+    names = ["version"] + [r.name for r in wanted] + [s.name for s in services]
+
+    def report(index: int, outcome: Any) -> None:
+        if index == 0:
+            version[0] = outcome if isinstance(outcome, str) else None
+            return
+        if index <= len(wanted):
+            res = wanted[index - 1]
+            if isinstance(outcome, BaseException):
+                outcome = _Listed(
+                    None, "", ResourceStats(), SourceError(res.name, f"{type(outcome).__name__}: {outcome}")
+                )
+            lists[res.name] = outcome
+            if progress is not None:
+                stats = outcome.stats
+                shown = f"{stats.objects} objects" if outcome.error is None else "error"
+                retries = client.retry_log.snapshot().get(res.name)
+                extra = f", {summarize(retries)}" if retries else ""
+                progress(f"{res.name}: {shown}, {stats.requests} requests{extra}, {stats.seconds:.2f}s")
+            return
+        src = services[index - 1 - len(wanted)]
+        if isinstance(outcome, BaseException):
+            outcome = _Fetched({}, 0.0, SourceError(src.name, f"{type(outcome).__name__}: {outcome}"))
+        fetched[src.name] = outcome
         if progress is not None:
-            outcome = "error" if source.name in state.service_errors else f"{len(bodies)} bodies"
-            progress(f"{source.name}: {outcome}, {time.perf_counter() - began:.2f}s")
+            shown = "error" if outcome.error is not None else f"{len(outcome.documents)} bodies"
+            retries = client.retry_log.snapshot().get(src.name)
+            extra = f", {summarize(retries)}" if retries else ""
+            progress(f"{src.name}: {shown}{extra}, {outcome.seconds:.2f}s")
 
-    with ThreadPoolExecutor(max_workers=max(1, min(8, len(wanted) + len(services)))) as pool:
-        futures = [pool.submit(one, res) for res in wanted] + [pool.submit(service, src) for src in services]
-        for future in futures:
-            future.result()
+    unfinished = _run_within(tasks, deadline.at + GRACE_SECONDS, report)
+    elapsed = time.perf_counter() - began
+    late = f"did not finish within {deadline.label} (still running after {seconds_text(elapsed)})"
+    for index in sorted(unfinished):
+        if index == 0:
+            continue
+        if index <= len(wanted):
+            res = wanted[index - 1]
+            lists[res.name] = _Listed(None, "", ResourceStats(seconds=elapsed), OutOfBudgetError(res.name, late))
+        else:
+            src = services[index - 1 - len(wanted)]
+            fetched[src.name] = _Fetched({}, elapsed, OutOfBudgetError(src.name, late))
+        if progress is not None:
+            progress(f"{names[index]}: error, {late}")
+
+    state = LiveState(Provenance("live", target.server, started, context=target.context, server_version=version[0]))
+    for res in wanted:
+        listed = lists[res.name]
+        if listed.error is not None or listed.items is None:
+            state.errors[res.name] = listed.error or SourceError(res.name, "no items")
+        else:
+            state.lists[res.name] = listed.items
+            state.api_versions[res.name] = listed.api_version
+        state.stats[res.name] = listed.stats
+    for src in services:
+        service = fetched[src.name]
+        if service.error is not None:
+            state.service_errors[src.name] = service.error
+        else:
+            state.documents.update({f"{src.name}/{file}": body for file, body in service.documents.items()})
+    failures: list[tuple[str, SourceError]] = [*state.errors.items(), *state.service_errors.items()]
+    state.collection = CollectionReport(
+        budget=deadline.seconds,
+        elapsed=elapsed,
+        retries=client.retry_log.snapshot(),
+        out_of_budget=tuple(sorted(name for name, error in failures if isinstance(error, OutOfBudgetError))),
+        unfinished=tuple(names[i] for i in sorted(unfinished) if i),
+    )
     return state

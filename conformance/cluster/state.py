@@ -54,7 +54,7 @@ class ClusterState:
     def objects(self, resource: Resource) -> list[Object]:
         """Every object of a resource; SourceError says why when it could not be read."""
         if resource.name in self.errors:
-            raise self.errors[resource.name]
+            raise self.errors[resource.name].with_traceback(None)
         if resource.name not in self.lists:
             raise SourceError(resource.name, "was not collected in this run")
         return self.lists[resource.name]
@@ -62,7 +62,7 @@ class ClusterState:
     def document(self, service: str, file: str) -> bytes:
         """A service body (`kong`, `status.json`); SourceError says why it is not there."""
         if service in self.service_errors:
-            raise self.service_errors[service]
+            raise self.service_errors[service].with_traceback(None)
         key = f"{service}/{file}"
         if key not in self.documents:
             where = "snapshot has no" if self.provenance.mode == "snapshot" else "this run did not collect"
@@ -76,7 +76,7 @@ class ClusterState:
             if f"{service}/{file}" in self.documents and service not in self.service_errors:
                 return file, self.documents[f"{service}/{file}"]
         if service in self.service_errors:
-            raise self.service_errors[service]
+            raise self.service_errors[service].with_traceback(None)
         where = "snapshot has none of" if self.provenance.mode == "snapshot" else "this run collected none of"
         raise SourceError(service, f"{where} {', '.join(f'{service}/{f}' for f in names)}")
 

@@ -1,4 +1,7 @@
-"""The three ways to reach a service's HTTP API: a URL, the API server's service proxy, a port-forward."""
+"""The three ways to reach a service's HTTP API: a URL, the API server's service proxy, a port-forward.
+
+Each uses the service's own `timeout` and `retries`, within the run's collection budget when there is one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from urllib.parse import quote
 
 from conformance.errors import SourceError
 from conformance.profile.services import Access
-from conformance.transport import HttpReply, Unreachable, plain_transport
+from conformance.transport import HttpReply, OutOfBudget, OutOfBudgetError, Unreachable, plain_transport
 
 if TYPE_CHECKING:
     from conformance.cluster.live import KubeClient
@@ -24,26 +27,36 @@ def proxy_path(namespace: str, name: str, port: int | str, scheme: str, path: st
 
 def fetcher(service: str, access: Access, kube: KubeClient | None) -> Fetch:
     timeout = access.timeout.total_seconds()
+    deadline = kube.deadline if kube is not None else None
     if access.url is not None:
-        transport = plain_transport(min(timeout, 5.0), timeout, access.retries)
+        transport = plain_transport(min(timeout, 5.0), timeout, access.retries, deadline)
         base = access.url.rstrip("/")
 
         def direct(path: str, headers: Mapping[str, str]) -> HttpReply:
             try:
-                return transport.get(f"{base}/{path.lstrip('/')}", headers)
+                reply = transport.get(f"{base}/{path.lstrip('/')}", headers)
+            except OutOfBudget as exc:
+                _record(kube, service, exc.retried)
+                raise OutOfBudgetError(service, f"GET {path} via {base}: {exc}") from None
             except Unreachable as exc:
+                _record(kube, service, exc.retried)
                 raise SourceError(service, f"cannot reach {base} ({exc})") from None
+            _record(kube, service, reply.retried)
+            return reply
 
         return direct
     if kube is None:
         raise SourceError(service, f"{access.describe()} needs a live cluster connection")
+    client = kube
     if access.service is not None:
         ref = access.service
 
         def proxied(path: str, headers: Mapping[str, str]) -> HttpReply:
             route, _, query = path.partition("?")
             target = proxy_path(ref.namespace, ref.name, ref.port, ref.scheme, route) + (f"?{query}" if query else "")
-            reply: HttpReply = kube.request(target, accept="*/*", extra_headers=headers)
+            reply: HttpReply = client.request(
+                target, accept="*/*", extra_headers=headers, source=service, timeout=timeout, retries=access.retries
+            )
             return reply
 
         return proxied
@@ -53,6 +66,23 @@ def fetcher(service: str, access: Access, kube: KubeClient | None) -> Fetch:
     def forwarded(path: str, headers: Mapping[str, str]) -> HttpReply:
         from conformance.services.portforward import port_forward_get
 
-        return port_forward_get(kube, forward, path, headers, timeout)
+        bounded = timeout
+        if client.deadline is not None:
+            left = client.deadline.remaining()
+            if left <= 0:
+                raise OutOfBudgetError(service, f"{client.deadline.label} ran out before {access.describe()}")
+            bounded = min(timeout, left)
+        try:
+            return port_forward_get(client, forward, path, headers, bounded)
+        except SourceError as exc:
+            # A timeout shortened by the budget is the budget running out, and is reported as such.
+            if bounded < timeout and client.deadline is not None and client.deadline.remaining() <= 0:
+                raise OutOfBudgetError(exc.resource, f"{exc.reason}: {client.deadline.label} ran out") from None
+            raise
 
     return forwarded
+
+
+def _record(kube: KubeClient | None, service: str, retried: tuple[str, ...]) -> None:
+    if kube is not None:
+        kube.retry_log.record(service, retried)
