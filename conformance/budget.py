@@ -16,6 +16,7 @@ import pytest
 from conformance.cluster.live import CollectionReport, LiveState
 from conformance.duration import parse_duration
 from conformance.errors import BadInput
+from conformance.options import duration_option
 from conformance.settings import SETTINGS_KEY, STATE_KEY
 from conformance.transport import seconds_text, short_reasons, summarize
 
@@ -28,17 +29,6 @@ def parse_budget(text: str) -> timedelta:
     if value <= timedelta(0):
         raise ValueError(f"{text!r} leaves no time to collect anything (examples: 90s, 5m, 10m)")
     return value
-
-
-def budget_option(config: pytest.Config) -> timedelta | None:
-    """`--budget`, or BadInput naming the flag (exit 3, like every other bad input of the suite)."""
-    text: str | None = config.getoption("budget", None)
-    if text is None:
-        return None
-    try:
-        return parse_budget(text)
-    except ValueError as exc:
-        raise BadInput(f"--budget: {exc}") from None
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -54,7 +44,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: conformance.plugin's (tryfirst) pytest_configure has loaded the profile into the settings.
-    override = budget_option(config)
+    override = duration_option(config, "budget", parse_budget)
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         if override is not None and config.getoption("profile", None) is None:

@@ -17,8 +17,9 @@ from conformance.check import CheckSpec
 from conformance.cluster.live import CollectionReport, LiveState, collect_live
 from conformance.cluster.resources import PODS, Resource
 from conformance.cluster.state import ClusterState
-from conformance.duration import format_duration, parse_duration
+from conformance.duration import format_duration
 from conformance.errors import BadInput, CouldNotEvaluate
+from conformance.options import duration_option
 from conformance.profile.model import Pods, Profile, Waiver
 from conformance.services.source import ServiceSource
 from conformance.settings import SETTINGS_KEY, RunSettings
@@ -73,17 +74,6 @@ SETTLE_KEY = pytest.StashKey[SettleOutcome]()
 HOLD_KEY = pytest.StashKey[hold.HoldOutcome]()
 
 
-def _duration(config: pytest.Config, name: str) -> timedelta | None:
-    """A duration option, or BadInput naming the flag (exit 3, like every other bad input of the suite)."""
-    text: str | None = config.getoption(name, None)
-    if text is None:
-        return None
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise BadInput(f"--{name}: {exc}") from None
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "cluster conformance")
     group.addoption(
@@ -104,8 +94,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     # trylast: the conformance plugin resolves the profile and the target (tryfirst) before this runs.
     hold.WINDOW, hold.RESULT = None, None
-    settle_option = _duration(config, "settle")
-    hold_option = _duration(config, "hold")
+    settle_option = duration_option(config, "settle")
+    hold_option = duration_option(config, "hold")
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         if config.getoption("profile", None) is None:
