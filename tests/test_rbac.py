@@ -12,15 +12,14 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from test_services import demo_payloads, live, overlay, proxy_http_services
+from test_services import full_prod_live_run
 
 from conformance.profile.loader import load_profile
 from conformance.profile.model import Profile
 from conformance.rbac import Permissions, Rule, manifests, permissions, render
 
-from conftest import DEMO, ROOT, SuiteRun
-from kubeapi import KubeApiServer, RecordedRequest
-from payloads import PayloadServer
+from conftest import ROOT, SuiteRun
+from kubeapi import RecordedRequest
 
 DEPLOYED = ROOT / "deploy" / "rbac.yaml"
 
@@ -276,27 +275,9 @@ def test_the_authorizer_model_denies_what_is_not_granted() -> None:
 
 
 def full_live_run(pytester: pytest.Pytester) -> tuple[SuiteRun, list[RecordedRequest], Profile]:
-    """Every check of prod, live, every service reachable (as tests/test_services.py's full live run)."""
-    from kafkabroker import KafkaBroker
-    from promserver import snapshot_proxy
-
-    topics = [t for t in (DEMO / "kafka" / "topics.txt").read_text().split() if not t.startswith("__")]
-    with PayloadServer() as http, PayloadServer() as istiod, KafkaBroker() as broker:
-        demo_payloads(http)
-        istiod.route("/debug/syncz", (DEMO / "istio" / "syncz.json").read_bytes())
-        broker.create_topics(topics)
-        api = KubeApiServer.from_snapshot(DEMO, token="kube-token-5e2a")
-        api.start()
-        try:
-            proxy_http_services(api, http)
-            api.register_service_proxy("monitoring", "prometheus", 9090, snapshot_proxy(DEMO))
-            host, port = istiod.url.removeprefix("http://").split(":")
-            api.register_port_forward("istio-system", "istiod-84bbcb5b7-6rdw5", 15014, (host, int(port)))
-            profile = overlay(pytester.path, f"  kafka: {{bootstrap: '{broker.bootstrap}'}}\n")
-            run = live(pytester, api, profile)
-        finally:
-            api.stop()
-    return run, api.requests, load_profile(str(profile), ROOT / "profiles").profile
+    """Every check of prod, live, every service reachable (tests/test_services.py's full live run)."""
+    run, requests, profile = full_prod_live_run(pytester)
+    return run, requests, load_profile(str(profile), ROOT / "profiles").profile
 
 
 def test_a_full_live_run_only_reads_within_the_computed_rbac(pytester: pytest.Pytester) -> None:

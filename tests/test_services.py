@@ -12,7 +12,7 @@ import pytest
 from conformance.istio.sync import TYPE_URLS
 
 from conftest import DEMO, Snapshot, SuiteRun, live_prod_profile, run_suite
-from kubeapi import KubeApiServer
+from kubeapi import KubeApiServer, RecordedRequest
 from payloads import PayloadServer
 
 FAIL, ERROR = "failed", "error"
@@ -344,8 +344,9 @@ def test_service_proxy_without_endpoints_is_an_error(kube: KubeApiServer, pytest
     assert "no endpoints available" in outcome.message
 
 
-def test_full_live_run_equals_the_snapshot_run(pytester: pytest.Pytester) -> None:
-    """Every check of prod, live: istiod by port-forward, HTTP services by the service proxy, Kafka on a real broker."""
+def full_prod_live_run(pytester: pytest.Pytester) -> tuple[SuiteRun, list[RecordedRequest], Path]:
+    """prod, live, every service reachable: istiod by port-forward, HTTP services by the service proxy,
+    Prometheus answering as the demo captured it, Kafka on a real broker holding the demo's topics."""
     from kafkabroker import KafkaBroker
     from promserver import snapshot_proxy
 
@@ -362,9 +363,15 @@ def test_full_live_run_equals_the_snapshot_run(pytester: pytest.Pytester) -> Non
             host, port = istiod.url.removeprefix("http://").split(":")
             api.register_port_forward("istio-system", "istiod-84bbcb5b7-6rdw5", 15014, (host, int(port)))
             profile = overlay(pytester.path, f"  kafka: {{bootstrap: '{broker.bootstrap}'}}\n")
-            live_run = live(pytester, api, profile)
+            run = live(pytester, api, profile)
         finally:
             api.stop()
+    return run, api.requests, profile
+
+
+def test_full_live_run_equals_the_snapshot_run(pytester: pytest.Pytester) -> None:
+    """Every check of prod, live: istiod by port-forward, HTTP services by the service proxy, Kafka on a real broker."""
+    live_run, _, profile = full_prod_live_run(pytester)
     snapshot_run = run_suite(pytester, f"--snapshot={DEMO}")
     assert live_run.result.ret == 0, live_run.result.stdout.str()
     live_outcomes = {k: v.outcome for k, v in live_run.outcomes.items()}
