@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
@@ -73,6 +74,28 @@ class Snapshot:
             text = document if isinstance(document, str) else json.dumps(document, indent=2)
             path.write_text(text[: self.truncated[name]] if name in self.truncated else text)
         return directory
+
+
+KUBE_TOKEN = "kube-test-token-9f1c2e"
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """The Kubernetes API test server serving the demo, stopped on failure too."""
+    from kubeapi import KubeApiServer
+
+    api = KubeApiServer.from_snapshot(DEMO, token=KUBE_TOKEN)
+    api.start()
+    try:
+        yield api
+    finally:
+        api.stop()
+
+
+@pytest.fixture
+def kubeconfig(server: Any, tmp_path: Path) -> Path:
+    path: Path = server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
+    return path
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,10 +27,10 @@ from conformance.integrity import MANIFEST, git_revision
 from conformance.profile.loader import load_profile
 from conformance.profile.model import Collection
 
-from conftest import DEMO, ROOT, Snapshot, SuiteRun, run_suite
+from conftest import DEMO, KUBE_TOKEN, ROOT, Snapshot, SuiteRun, run_suite
 from kubeapi import DEFAULT_GROUPS, DEFAULT_USER, KubeApiServer
 
-TOKEN = "integrity-test-token-7d3a91"
+TOKEN = KUBE_TOKEN  # the token of the `server` fixture (tests/conftest.py)
 REVIEW_V1 = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 KUBE_SYSTEM_UID = next(
     item["metadata"]["uid"]
@@ -286,21 +286,6 @@ def test_verify_of_a_directory_that_does_not_exist_is_exit_3(tmp_path: Path) -> 
 
 
 # -- live runs: who ran the suite, against which cluster ---------------------------------------------------
-
-
-@pytest.fixture
-def server() -> Iterator[KubeApiServer]:
-    api = KubeApiServer.from_snapshot(DEMO, token=TOKEN)
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
-    return server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
 
 
 def test_live_manifest_records_the_api_server_the_cluster_and_who_ran_it(

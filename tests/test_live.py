@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,10 @@ from conformance.cluster.state import ResourceStats
 from conformance.gate import BAD_INPUT
 from conformance.profile.model import Collection
 
-from conftest import DEMO, SuiteRun, live_prod_profile, run_suite
+from conftest import DEMO, KUBE_TOKEN, SuiteRun, live_prod_profile, run_suite
 from kubeapi import KubeApiServer
 
-TOKEN = "live-test-token-9f1c2e"
+TOKEN = KUBE_TOKEN  # the token of the `server` fixture (tests/conftest.py)
 POD_READERS = (
     "test_no_failing_pods[",
     "test_namespace_pod_count[",
@@ -26,21 +25,6 @@ POD_READERS = (
     "test_scaled_down_or_ready[",
     "test_requested_resources[",
 )
-
-
-@pytest.fixture
-def server() -> Iterator[KubeApiServer]:
-    api = KubeApiServer.from_snapshot(DEMO, token=TOKEN)
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
-    return server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
 
 
 def kubernetes_profile(directory: Path, name: str = "kubernetes", **collection: object) -> Path:

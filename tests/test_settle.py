@@ -20,29 +20,14 @@ from conformance.gate import BAD_INPUT
 from conformance.profile.model import Pods
 from conformance.stability import hold
 
-from conftest import DEMO, ROOT, Snapshot, SuiteRun, live_prod_profile, run_suite
+from conftest import DEMO, KUBE_TOKEN, ROOT, Snapshot, SuiteRun, live_prod_profile, run_suite
 from kubeapi import KubeApiServer
 from promserver import snapshot_proxy
 
-TOKEN = "settle-test-token-5b2e"
+TOKEN = KUBE_TOKEN  # the token of the `server` fixture (tests/conftest.py)
 KONG_POD = "kong-884b8f4bd-8w7tx"
 KONG_CHECKS = {"test_workload_ready[kong/Deployment/kong]", "test_no_failing_pods[kong]"}
 HOLD_CHECK = "test_stable_during_hold[pods]"
-
-
-@pytest.fixture
-def server() -> Iterator[KubeApiServer]:
-    api = KubeApiServer.from_snapshot(DEMO, token=TOKEN)
-    api.start()
-    try:
-        yield api
-    finally:
-        api.stop()
-
-
-@pytest.fixture
-def kubeconfig(server: KubeApiServer, tmp_path: Path) -> Path:
-    return server.write_kubeconfig(tmp_path / "kubeconfig", context="254carbon-test")
 
 
 def quick_profile(directory: Path, **collection: object) -> Path:
