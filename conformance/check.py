@@ -16,7 +16,7 @@ import pytest
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import Profile
-from conformance.profile.model_base import Severity
+from conformance.profile.model_base import Severity, Traced
 from conformance.services.source import ServiceSource
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -70,6 +70,30 @@ class Finding:
         active = [a for a in self.applied if not a.expired]
         if active:
             pytest.xfail("waived: " + "; ".join(a.describe() for a in active))
+
+
+class Derived:
+    """An expectation derived from a profile section: its provenance and severity are the section's."""
+
+    @property
+    def traced(self) -> Traced:
+        raise NotImplementedError
+
+    @property
+    def source(self) -> str | None:
+        return self.traced.source
+
+    @property
+    def note(self) -> str | None:
+        return self.traced.note
+
+    @property
+    def origin(self) -> str | None:
+        return self.traced.origin
+
+    @property
+    def severity(self) -> Severity | None:
+        return self.traced.severity
 
 
 Expansion = list[tuple[str, Any]] | None

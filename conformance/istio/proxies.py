@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Derived, Finding
 from conformance.cluster.state import ClusterState
 from conformance.errors import CouldNotEvaluate
 from conformance.istio.sync import ProxySync, parse_client_configs, parse_proxy_status_text, parse_syncz
@@ -49,21 +49,13 @@ def read_proxies(state: ClusterState) -> tuple[list[ProxySync], str]:
 
 
 @dataclass(frozen=True)
-class MeshRule:
+class MeshRule(Derived):
     rule: str
     istio: Istio
 
     @property
-    def source(self) -> str | None:
-        return self.istio.source
-
-    @property
-    def origin(self) -> str | None:
-        return self.istio.origin
-
-    @property
-    def note(self) -> str | None:
-        return self.istio.note
+    def traced(self) -> Istio:
+        return self.istio
 
     def __str__(self) -> str:
         return self.rule

@@ -23,7 +23,7 @@ from urllib.parse import quote, unquote, urlencode
 
 import orjson
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Derived, Finding
 from conformance.cluster.state import ClusterState
 from conformance.errors import CouldNotEvaluate, MalformedObject, SourceError
 from conformance.profile.model import Profile
@@ -366,45 +366,29 @@ def _percent(ratio: float | Fraction) -> str:
 
 
 @dataclass(frozen=True)
-class UpRatio:
+class UpRatio(Derived):
     """Share of active targets whose last scrape succeeded."""
 
     section: Prometheus
 
     @property
-    def source(self) -> str | None:
-        return self.section.source
-
-    @property
-    def origin(self) -> str | None:
-        return self.section.origin
-
-    @property
-    def note(self) -> str | None:
-        return self.section.note
+    def traced(self) -> Prometheus:
+        return self.section
 
     def __str__(self) -> str:
         return f"at least {_percent(self.section.min_up_ratio)} of Prometheus' active targets are up"
 
 
 @dataclass(frozen=True)
-class JobUp:
+class JobUp(Derived):
     """A scrape job that must have at least one target up."""
 
     job: str
     section: Prometheus
 
     @property
-    def source(self) -> str | None:
-        return self.section.source
-
-    @property
-    def origin(self) -> str | None:
-        return self.section.origin
-
-    @property
-    def note(self) -> str | None:
-        return self.section.note
+    def traced(self) -> Prometheus:
+        return self.section
 
     def __str__(self) -> str:
         return f"Prometheus job {self.job} has at least one target up"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Derived, Finding
 from conformance.cluster.resources import NODES
 from conformance.cluster.state import ClusterState, name_of
 from conformance.cluster.timing import condition
@@ -18,19 +18,15 @@ PRESSURE = ("MemoryPressure", "DiskPressure", "PIDPressure", "NetworkUnavailable
 
 
 @dataclass(frozen=True)
-class NodeRule:
+class NodeRule(Derived):
     """One node expectation, expanded from the profile's `nodes` section."""
 
     rule: str
     nodes: Nodes
 
     @property
-    def source(self) -> str | None:
-        return self.nodes.source
-
-    @property
-    def origin(self) -> str | None:
-        return self.nodes.origin
+    def traced(self) -> Nodes:
+        return self.nodes
 
     def __str__(self) -> str:
         return self.rule

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Derived, Finding
 from conformance.cluster.resources import NODE_METRICS, NODES, PODS, Resource
 from conformance.cluster.state import ClusterState, name_of, qualified_name
 from conformance.errors import CouldNotEvaluate, MalformedObject
@@ -26,23 +26,15 @@ ResourceKind = Literal["cpu", "memory"]
 
 
 @dataclass(frozen=True)
-class Threshold:
+class Threshold(Derived):
     measure: Literal["usage", "requests"]
     resource: ResourceKind
     ratio: float
     capacity: Capacity
 
     @property
-    def source(self) -> str | None:
-        return self.capacity.source
-
-    @property
-    def origin(self) -> str | None:
-        return self.capacity.origin
-
-    @property
-    def note(self) -> str | None:
-        return self.capacity.note
+    def traced(self) -> Capacity:
+        return self.capacity
 
     @property
     def from_prometheus(self) -> bool:
