@@ -16,8 +16,8 @@ import pytest
 from conformance.cluster.live import CollectionReport, LiveState
 from conformance.duration import parse_duration
 from conformance.errors import BadInput
-from conformance.options import duration_option
-from conformance.settings import SETTINGS_KEY, STATE_KEY
+from conformance.options import duration_option, judges_clusters
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATES_KEY
 from conformance.transport import seconds_text, short_reasons, summarize
 
 BUDGET_SOURCE_KEY = pytest.StashKey[str]()
@@ -47,24 +47,32 @@ def pytest_configure(config: pytest.Config) -> None:
     override = duration_option(config, "budget", parse_budget)
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
-        if override is not None and config.getoption("profile", None) is None:
+        if override is not None and not judges_clusters(config):
             raise BadInput("--budget needs --profile")
         return
     if override is None:
         config.stash[BUDGET_SOURCE_KEY] = "profile collection.budget"
         return
-    # The cluster fixture collects with the profile's collection settings: the flag replaces the budget there.
-    profile = settings.profile.profile
-    collection = profile.collection.model_copy(update={"budget": override})
-    settings.profile = dataclasses.replace(
-        settings.profile, profile=profile.model_copy(update={"collection": collection})
-    )
+    # The cluster fixture collects with the profile's collection settings: the flag replaces the budget there,
+    # for every cluster of a fleet.
+    fleet = config.stash.get(FLEET_KEY, None)
+    for member in fleet.members if fleet is not None else [settings]:
+        profile = member.profile.profile
+        collection = profile.collection.model_copy(update={"budget": override})
+        member.profile = dataclasses.replace(
+            member.profile, profile=profile.model_copy(update={"collection": collection})
+        )
     config.stash[BUDGET_SOURCE_KEY] = "--budget"
 
 
-def _report(config: pytest.Config) -> CollectionReport | None:
-    state = config.stash.get(STATE_KEY, None)
-    return state.collection if isinstance(state, LiveState) else None
+def _reports(config: pytest.Config) -> list[tuple[str, CollectionReport]]:
+    """Each live cluster's collection report, by fleet member ("" in a single-cluster run)."""
+    states = config.stash.get(STATES_KEY, {})
+    return [
+        (member, state.collection)
+        for member, state in states.items()
+        if isinstance(state, LiveState) and state.collection is not None
+    ]
 
 
 def environment_rows(report: CollectionReport, source: str) -> dict[str, str]:
@@ -99,21 +107,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     # Outermost wrapper: the rows are in the environment table before conformance.secrets redacts and
     # escapes it and before pytest-html renders it (both later in this hook).
     config = session.config
-    report = _report(config)
-    if report is not None:
+    source = config.stash.get(BUDGET_SOURCE_KEY, "profile collection.budget")
+    for member, report in _reports(config):
         try:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pragma: no cover - pytest-metadata is a dependency
-            pass
-        else:
-            metadata: dict[str, Any] = config.stash.setdefault(metadata_key, {})
-            metadata.update(environment_rows(report, config.stash.get(BUDGET_SOURCE_KEY, "profile collection.budget")))
+            break
+        metadata: dict[str, Any] = config.stash.setdefault(metadata_key, {})
+        prefix = f"{member}: " if member else ""
+        metadata.update({prefix + key: value for key, value in environment_rows(report, source).items()})
     return (yield)
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    report = _report(config)
-    if report is None:
-        return
-    for line in summary_lines(report):
-        terminalreporter.write_line(line)
+    for member, report in _reports(config):
+        for line in summary_lines(report):
+            terminalreporter.write_line(f"{member}: {line}" if member else line)

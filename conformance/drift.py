@@ -17,8 +17,9 @@ import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from conformance.errors import BadInput
+from conformance.options import is_worker, judges_clusters
 from conformance.records import RECORDS_KEY, CheckRecord
-from conformance.settings import NEW_FAILURES_KEY, SETTINGS_KEY, RunSettings
+from conformance.settings import FLEET_KEY, NEW_FAILURES_KEY, SETTINGS_KEY, Fleet, RunSettings
 
 RESULTS = "results.json"
 DRIFT = "drift.json"
@@ -238,7 +239,7 @@ class Drift:
             notes.append("the profile changed since the baseline (different sha256): expectations may differ")
         return notes
 
-    def as_dict(self, settings: RunSettings) -> dict[str, Any]:
+    def as_dict(self, settings: RunSettings, fleet: Fleet) -> dict[str, Any]:
         return {
             "format": FORMAT,
             "baseline": {
@@ -251,10 +252,10 @@ class Drift:
             },
             "current": {
                 "run": settings.run_dir.name,
-                "profile": settings.profile.name,
-                "profile_sha256": settings.profile.sha256,
+                "profile": fleet.name,
+                "profile_sha256": fleet.sha256,
             },
-            "notes": self.notes(settings.profile.name),
+            "notes": self.notes(fleet.name),
             "counts": {
                 "new": len(self.new),
                 "resolved": len(self.resolved),
@@ -409,7 +410,7 @@ def pytest_cmdline_main(config: pytest.Config) -> int | None:
         return None
     if compare and latest:
         raise BadInput("--compare and --compare-latest choose the baseline two ways: give one")
-    if not config.getoption("profile", None):
+    if not judges_clusters(config):
         raise BadInput(f"--{'compare' if compare else 'compare-latest'} needs --profile")
     if compare:
         config.stash[BASELINE_KEY] = load_baseline(Path(config.invocation_params.dir, compare), "--compare")
@@ -439,25 +440,26 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     # last check's teardown report came before sessionfinish.
     config = session.config
     settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is not None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if settings is not None and fleet is not None and not is_worker(config):
         records = config.stash.get(RECORDS_KEY, [])
         baseline = config.stash.get(BASELINE_KEY, None)
         if baseline is not None:
-            drift = compare(baseline, states_of(records), settings.profile.sha256)
+            drift = compare(baseline, states_of(records), fleet.sha256)
             config.stash[DRIFT_KEY] = drift
             config.stash[NEW_FAILURES_KEY] = drift.new_failures
-            _write(settings, drift, config)
+            _write(settings, fleet, drift, config)
         elif config.getoption("compare_latest", False):
             # No baseline yet: against nothing, every failing check is new (so --gate=new gates on all of them).
             config.stash[NEW_FAILURES_KEY] = frozenset(r.name for r in records if r.verdict in FAILING)
     return (yield)
 
 
-def _write(settings: RunSettings, drift: Drift, config: pytest.Config) -> None:
+def _write(settings: RunSettings, fleet: Fleet, drift: Drift, config: pytest.Config) -> None:
     """drift.json in the run directory (sessionfinish: before the integrity manifest hashes the directory)."""
     from conformance import secrets
 
-    body = json.dumps(drift.as_dict(settings), indent=2, ensure_ascii=False) + "\n"
+    body = json.dumps(drift.as_dict(settings, fleet), indent=2, ensure_ascii=False) + "\n"
     try:
         (settings.run_dir / DRIFT).write_text(secrets.redact_text(body), encoding="utf-8")
     except OSError as exc:
@@ -469,12 +471,13 @@ def _write(settings: RunSettings, drift: Drift, config: pytest.Config) -> None:
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     drift = config.stash.get(DRIFT_KEY, None)
     settings = config.stash.get(SETTINGS_KEY, None)
-    if drift is None or settings is None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if drift is None or settings is None or fleet is None:
         return
     from conformance import secrets
 
     terminalreporter.write_sep("-", "drift")
-    for index, line in enumerate(terminal_lines(drift, settings.profile.name)):
+    for index, line in enumerate(terminal_lines(drift, fleet.name)):
         terminalreporter.write_line(secrets.redact_text(line), red=index > 0 and line.startswith("  new:"))
     terminalreporter.write_line(f"  details: {settings.run_dir / DRIFT}")
 
@@ -489,9 +492,9 @@ def pytest_html_results_summary(
     result = yield
     config = session.config
     drift = config.stash.get(DRIFT_KEY, None)
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if drift is not None and settings is not None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if drift is not None and fleet is not None:
         from conformance import secrets
 
-        prefix.append(secrets.redact_text(render_html(drift, settings.profile.name)))
+        prefix.append(secrets.redact_text(render_html(drift, fleet.name)))
     return result

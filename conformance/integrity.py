@@ -20,8 +20,10 @@ import pytest
 
 from conformance import __version__, secrets
 from conformance.cluster.identity import ClusterIdentity, RunIdentity, live_identity, snapshot_identity
+from conformance.cluster.state import ClusterState
+from conformance.options import is_worker
 from conformance.records import RECORDS_KEY
-from conformance.settings import SETTINGS_KEY, STATE_KEY, RunSettings
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATE_KEY, STATES_KEY, RunSettings
 
 MANIFEST = "manifest.json"
 FORMAT = "cluster-conformance/manifest/v1"
@@ -47,6 +49,8 @@ class RunFacts:
     cluster: ClusterIdentity | None = None
     identity: RunIdentity | None = None
     lookup_error: str | None = None
+    # A fleet run: each cluster's identity (or why it could not be looked up), by cluster name.
+    members: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _FACTS_KEY = pytest.StashKey[RunFacts]()
@@ -150,6 +154,15 @@ def build_manifest(settings: RunSettings, facts: RunFacts, verdicts: Sequence[st
     identity = facts.identity.as_dict() if facts.identity is not None else None
     if identity is None:
         identity = {"username": "unknown", "reason": facts.lookup_error or "the run ended before the lookup"}
+    if facts.members:
+        # A fleet: the run judged several clusters, each against its own profile.
+        return {
+            "format": FORMAT,
+            "suite": suite,
+            "run": run,
+            "clusters": facts.members,
+            "files": file_digests(settings.run_dir),
+        }
     return {
         "format": FORMAT,
         "suite": suite,
@@ -181,15 +194,37 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_FACTS_KEY] = RunFacts(datetime.now(UTC), git_revision(Path(config.rootpath)))
 
 
-def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> None:
-    state = config.stash.get(STATE_KEY, None)
+def _identify(
+    settings: RunSettings, state: ClusterState | None
+) -> tuple[ClusterIdentity | None, RunIdentity | None, str | None]:
+    """Which cluster this was and who the run was, or why that could not be found out."""
     try:
         if settings.snapshot is not None:
-            facts.cluster, facts.identity = snapshot_identity(settings.snapshot, state)
-        elif settings.target is not None:
-            facts.cluster, facts.identity = live_identity(settings.target, settings.profile.profile.collection, state)
+            return (*snapshot_identity(settings.snapshot, state), None)
+        if settings.target is not None:
+            return (*live_identity(settings.target, settings.profile.profile.collection, state), None)
     except Exception as exc:  # bookkeeping must never turn a verdict into a crash
-        facts.lookup_error = secrets.redact_text(f"{type(exc).__name__}: {exc}")
+        return None, None, secrets.redact_text(f"{type(exc).__name__}: {exc}")
+    return None, None, None
+
+
+def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is None or not fleet.several:
+        facts.cluster, facts.identity, facts.lookup_error = _identify(settings, config.stash.get(STATE_KEY, None))
+        return
+    # With pytest-xdist the states stay on the workers; the lookups then ask the clusters (or snapshots) directly.
+    states = config.stash.get(STATES_KEY, {})
+    for member in fleet.members:
+        cluster, identity, error = _identify(member, states.get(member.member))
+        facts.members[member.member] = {
+            "profile": _profile_section(member),
+            "source": member.source_label,
+            "cluster": cluster.as_dict() if cluster is not None else None,
+            "identity": identity.as_dict()
+            if identity is not None
+            else {"username": "unknown", "reason": error or "the run ended before the lookup"},
+        }
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -199,7 +234,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[
     config = session.config
     settings = config.stash.get(SETTINGS_KEY, None)
     facts = config.stash.get(_FACTS_KEY, None)
-    if settings is not None and facts is not None:
+    if settings is not None and facts is not None and not is_worker(config):
         _lookup(config, settings, facts)
     try:
         return (yield)
@@ -221,7 +256,7 @@ def pytest_unconfigure(config: pytest.Config) -> Generator[None, None, None]:
 def _write(config: pytest.Config) -> None:
     settings = config.stash.get(SETTINGS_KEY, None)
     facts = config.stash.get(_FACTS_KEY, None)
-    if settings is None or facts is None or not settings.run_dir.is_dir():
+    if settings is None or facts is None or not settings.run_dir.is_dir() or is_worker(config):
         return
     verdicts = [record.verdict for record in config.stash.get(RECORDS_KEY, [])]
     try:

@@ -22,3 +22,13 @@ def duration_option(
         return parse(text)
     except ValueError as exc:
         raise BadInput(f"--{name}: {exc}") from None
+
+
+def judges_clusters(config: pytest.Config) -> bool:
+    """Whether this invocation runs checks: a profile (`--profile`, repeatable) or a fleet (`--fleet`)."""
+    return bool(config.getoption("profile", None) or config.getoption("fleet", None))
+
+
+def is_worker(config: pytest.Config) -> bool:
+    """An xdist worker: it runs checks, while the controller writes the run's reports."""
+    return hasattr(config, "workerinput")

@@ -19,15 +19,19 @@ from conformance.check import CheckSpec
 from conformance.cluster.live import KubeconfigError, load_target
 from conformance.errors import BadInput, CouldNotEvaluate, ProfileError
 from conformance.gate import GATES
+from conformance.options import is_worker, judges_clusters
+from conformance.profile.fleet import FleetError, MemberSpec, load_fleet
 from conformance.profile.loader import available_profiles, load_profile
-from conformance.records import RECORDS_KEY, CheckRecord, WaiverNote
+from conformance.records import RECORDS_KEY, CheckRecord, WaiverNote, evidence_path
 from conformance.settings import (
     EXIT_KEY,
     FINDING_KEY,
+    FLEET_KEY,
     NEW_FAILURES_KEY,
     RECORD_KEY,
     SETTINGS_KEY,
     VERDICT_KEY,
+    Fleet,
     RunSettings,
 )
 from conformance.waivers import rules
@@ -58,10 +62,33 @@ class CouldNotEvaluateRepr:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "cluster conformance")
-    group.addoption("--profile", metavar="NAME|PATH", help="Profile to judge the cluster against.")
-    group.addoption("--snapshot", metavar="DIR", help="Evaluate captured state instead of a live cluster.")
-    group.addoption("--kubeconfig", metavar="PATH", help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config).")
-    group.addoption("--kube-context", metavar="NAME", help="Kubeconfig context (default: current).")
+    group.addoption(
+        "--profile",
+        action="append",
+        metavar="NAME|PATH",
+        help="Profile to judge the cluster against; repeat to judge several clusters in one run (a fleet).",
+    )
+    group.addoption(
+        "--fleet", metavar="PATH", help="Fleet file: several clusters, each with its own profile, in one run."
+    )
+    group.addoption(
+        "--snapshot",
+        action="append",
+        metavar="DIR",
+        help="Evaluate captured state instead of a live cluster (with several --profile: once, or once per profile).",
+    )
+    group.addoption(
+        "--kubeconfig",
+        action="append",
+        metavar="PATH",
+        help="Kubeconfig (default: $KUBECONFIG, ~/.kube/config); with several --profile: once, or once per profile.",
+    )
+    group.addoption(
+        "--kube-context",
+        action="append",
+        metavar="NAME",
+        help="Kubeconfig context (default: current); with several --profile: once, or once per profile.",
+    )
     group.addoption("--reports", metavar="DIR", help="Where run directories go (default: reports/).")
     group.addoption(
         "--gate",
@@ -80,59 +107,139 @@ def _spec(item: pytest.Item | pytest.Function) -> CheckSpec | None:
     return marker.args[0]
 
 
+def member_of(item: pytest.Item) -> str:
+    """The fleet member a check judges ("" in a single-cluster run)."""
+    callspec = getattr(item, "callspec", None)
+    return str(callspec.params.get("member", "")) if callspec is not None else ""
+
+
+def check_name(item: pytest.Item) -> str:
+    """The check's name within its cluster (`test_x[kong/Deployment/kong]`), what waivers and settling match."""
+    member = member_of(item)
+    return item.name.replace(f"[{member}:", "[", 1) if member else item.name
+
+
 def _profiles_dir(config: pytest.Config) -> Path:
     return Path(config.rootpath) / str(config.getini("conformance_profiles"))
+
+
+_SOURCES = ("snapshot", "kubeconfig", "kube_context")
+
+
+def _flag(dest: str) -> str:
+    return f"--{dest.replace('_', '-')}"
+
+
+def _member_specs(config: pytest.Config) -> tuple[list[MemberSpec], Path | None, str | None]:
+    """The clusters this run judges: from --fleet, or one per --profile with its snapshot or kubeconfig."""
+    refs: list[str] = config.getoption("profile") or []
+    fleet_file: str | None = config.getoption("fleet")
+    given = {dest: list(config.getoption(dest) or []) for dest in _SOURCES}
+    if fleet_file is not None:
+        clash = [_flag(dest) for dest, values in given.items() if values] + (["--profile"] if refs else [])
+        if clash:
+            raise BadInput(f"--fleet names each cluster's profile and source; it cannot be combined with {clash[0]}")
+        path = Path(config.invocation_params.dir, fleet_file)
+        try:
+            fleet, specs = load_fleet(path)
+        except FleetError as exc:
+            raise BadInput(str(exc)) from None
+        return specs, path, fleet.metadata.name
+    for dest, values in given.items():
+        if len(values) > 1 and len(values) != len(refs):
+            raise BadInput(
+                f"{_flag(dest)} is given {len(values)} times for {len(refs)} profiles: "
+                "give it once (for every profile) or once per profile, in the same order"
+            )
+
+    def nth(dest: str, index: int) -> str | None:
+        values = given[dest]
+        return values[index] if len(values) > 1 else (values[0] if values else None)
+
+    specs = [
+        MemberSpec("", ref, nth("snapshot", i), nth("kube_context", i), nth("kubeconfig", i))
+        for i, ref in enumerate(refs)
+    ]
+    return specs, None, None
+
+
+def _member(config: pytest.Config, spec: MemberSpec, run_dir: Path, reports_root: Path) -> RunSettings:
+    where = f"fleet cluster {spec.name}: " if spec.name else ""
+    try:
+        loaded = load_profile(spec.profile, _profiles_dir(config))
+    except ProfileError as exc:
+        raise BadInput(f"{where}{exc}") from None
+    target = None
+    snapshot_path = None
+    if spec.snapshot is not None:
+        if spec.context or spec.kubeconfig:
+            raise BadInput("--snapshot reads captured state; it cannot be combined with --kube-context or --kubeconfig")
+        snapshot_path = Path(config.invocation_params.dir, spec.snapshot)
+        if not snapshot_path.is_dir():
+            raise BadInput(f"{where}--snapshot: no such directory: {spec.snapshot}")
+        if not (snapshot_path / "kubernetes").is_dir():
+            raise BadInput(
+                f"{where}--snapshot: {spec.snapshot} has no kubernetes/ directory (see README: snapshot format)"
+            )
+    else:
+        try:
+            target = load_target(spec.kubeconfig, spec.context)
+        except KubeconfigError as exc:
+            raise BadInput(f"{where}{exc}") from None
+    return RunSettings(loaded, snapshot_path, target, run_dir, reports_root, member=spec.name)
+
+
+def _name_members(specs: list[MemberSpec], members: list[RunSettings], from_file: bool) -> None:
+    """Several --profile: each cluster is named after its profile, and the names must differ."""
+    if from_file or len(members) < 2:
+        return
+    names = [m.profile.name for m in members]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise BadInput(
+            f"--profile: several clusters would be named {repeated[0]}; a fleet file (--fleet) names each cluster"
+        )
+    for member in members:
+        member.member = member.profile.name
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "check(spec): a conformance check")
-    ref = config.getoption("profile")
-    snapshot = config.getoption("snapshot")
-    if ref is None:
-        for flag in ("snapshot", "kubeconfig", "kube_context"):
-            if config.getoption(flag):
-                raise BadInput(f"--{flag.replace('_', '-')} needs --profile")
+    rules.LEDGERS.clear()
+    if not judges_clusters(config):
+        for dest in _SOURCES:
+            if config.getoption(dest):
+                raise BadInput(f"{_flag(dest)} needs --profile")
         return
-    try:
-        loaded = load_profile(ref, _profiles_dir(config))
-    except ProfileError as exc:
-        raise BadInput(str(exc)) from None
-
     gate = config.getoption("gate")
     if gate is not None and gate not in GATES:
         raise BadInput(f"--gate: {gate!r} is not one of {', '.join(GATES)}")
     if gate == "new" and not (config.getoption("compare", None) or config.getoption("compare_latest", None)):
         raise BadInput("--gate=new needs --compare=RUN_DIR or --compare-latest (the baseline to judge what is new)")
 
-    target = None
-    snapshot_path = None
-    if snapshot is not None:
-        if config.getoption("kube_context") or config.getoption("kubeconfig"):
-            raise BadInput("--snapshot reads captured state; it cannot be combined with --kube-context or --kubeconfig")
-        snapshot_path = Path(snapshot)
-        if not snapshot_path.is_dir():
-            raise BadInput(f"--snapshot: no such directory: {snapshot}")
-        if not (snapshot_path / "kubernetes").is_dir():
-            raise BadInput(f"--snapshot: {snapshot} has no kubernetes/ directory (see README: snapshot format)")
-    else:
-        try:
-            target = load_target(config.getoption("kubeconfig"), config.getoption("kube_context"))
-        except KubeconfigError as exc:
-            raise BadInput(str(exc)) from None
-
+    specs, fleet_file, fleet_name = _member_specs(config)
     reports_root = Path(config.getoption("reports") or config.rootpath / str(config.getini("conformance_reports")))
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    run_dir = reports_root / f"{stamp}-{loaded.name}"
-    if hasattr(config, "workerinput"):
+    # Workers write into the controller's run directory (set by pytest_configure_node below).
+    worker_dir = getattr(config, "workerinput", {}).get(RUN_DIR_INPUT)
+    placeholder = Path(worker_dir) if worker_dir else reports_root
+    members = [_member(config, spec, placeholder, reports_root) for spec in specs]
+    _name_members(specs, members, fleet_file is not None)
+    fleet = Fleet(fleet_name or "+".join(m.profile.name for m in members), members, fleet_file)
+    config.stash[FLEET_KEY] = fleet
+    config.stash[SETTINGS_KEY] = members[0]
+    config.pluginmanager.register(RecordRelay(config), RecordRelay.NAME)
+    if is_worker(config):
         return
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = reports_root / f"{stamp}-{fleet.name}"
     counter = 1
     while run_dir.exists():
         counter += 1
-        run_dir = reports_root / f"{stamp}-{loaded.name}-{counter}"
+        run_dir = reports_root / f"{stamp}-{fleet.name}-{counter}"
     run_dir.mkdir(parents=True)
-    settings = RunSettings(loaded, snapshot_path, target, run_dir, reports_root)
-    config.stash[SETTINGS_KEY] = settings
+    for member in members:
+        member.run_dir = run_dir
 
     option = config.option
     if not getattr(option, "htmlpath", None):
@@ -142,6 +249,28 @@ def pytest_configure(config: pytest.Config) -> None:
         option.xmlpath = str(run_dir / "junit.xml")
     if not getattr(option, "allure_report_dir", None):
         option.allure_report_dir = str(run_dir / "allure-results")
+
+
+RUN_DIR_INPUT = "conformance_run_dir"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: every worker writes its evidence into the controller's run directory."""
+    settings = node.config.stash.get(SETTINGS_KEY, None)
+    if settings is not None:
+        node.workerinput[RUN_DIR_INPUT] = str(settings.run_dir)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """pytest-xdist: all checks of one cluster go to one worker, which collects that cluster once."""
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is None:
+        return None
+    from conformance.scheduling import ClusterScheduling
+
+    return ClusterScheduling(config, log, [m.member for m in fleet.members])
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -172,16 +301,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     spec = _spec(metafunc.definition)
     if spec is None or "expectation" not in metafunc.fixturenames:
         return
-    settings = metafunc.config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
+    fleet = metafunc.config.stash.get(FLEET_KEY, None)
+    members = fleet.members if fleet is not None else []
+    pairs = [(m.member, ident, e) for m in members for ident, e in spec.expand(m.profile.profile) or []]
+    if not pairs:
         metafunc.parametrize("expectation", [None], ids=[NOT_IN_PROFILE])
-        return
-    expanded = spec.expand(settings.profile.profile) or []
-    if not expanded:
-        metafunc.parametrize("expectation", [None], ids=[NOT_IN_PROFILE])
-        return
-    ids = [ident for ident, _ in expanded]
-    metafunc.parametrize("expectation", [e for _, e in expanded], ids=ids)
+    elif fleet is not None and fleet.several:
+        # Ids read `test_x[prod-eu:kong/Deployment/kong]`: the cluster first, then the check's own id.
+        metafunc.parametrize(
+            ("member", "expectation"), [(m, e) for m, _, e in pairs], ids=[f"{m}:{ident}" for m, ident, _ in pairs]
+        )
+    else:
+        metafunc.parametrize("expectation", [e for _, _, e in pairs], ids=[ident for _, ident, _ in pairs])
 
 
 @pytest.hookimpl(trylast=True)
@@ -189,7 +320,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     checks = [item for item in items if _spec(item) is not None]
     if not checks:
         return
-    if SETTINGS_KEY not in config.stash:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is None:
         available = ", ".join(available_profiles(_profiles_dir(config))) or "none found"
         raise BadInput(
             f"conformance checks need --profile=NAME or --profile=PATH (available: {available}); "
@@ -204,10 +336,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-    # Waivers are judged once every check they may cover has run.
-    waiver_checks = [item for item in keep if (spec := _spec(item)) is not None and spec.area == "waivers"]
-    items[:] = [item for item in keep if item not in waiver_checks] + waiver_checks
-    rules.SELECTED.update(item.name for item in items)
+    # One cluster after the other; within each, waivers are judged once every check they may cover has run.
+    order = {m.member: index for index, m in enumerate(fleet.members)}
+
+    def position(item: pytest.Item) -> tuple[int, bool]:
+        spec = _spec(item)
+        return order.get(member_of(item), 0), spec is not None and spec.area == "waivers"
+
+    items[:] = sorted(keep, key=position)
+    for item in items:
+        rules.ledger(member_of(item)).selected.add(check_name(item))
 
 
 @pytest.hookimpl(wrapper=True)
@@ -222,6 +360,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         record = CheckRecord(
             nodeid=item.nodeid,
             name=item.name,
+            cluster=member_of(item),
             area=spec.area,
             requirement=spec.describe(expectation),
             severity=spec.severity_of(expectation),
@@ -232,7 +371,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         )
         item.stash[RECORD_KEY] = record
         # junitxml writes the properties of the item (copied into the teardown report), not of each report.
-        for key in ("area", "requirement", "severity", "source", "origin"):
+        for key in ("cluster", "area", "requirement", "severity", "source", "origin"):
             value = getattr(record, key)
             if value:
                 item.user_properties.append((key if key != "origin" else "profile_line", value))
@@ -300,13 +439,43 @@ def _extras(spec: CheckSpec, record: CheckRecord, finding: Any) -> list[dict[str
     result = [extras.html(body)]
     for name in finding.evidence:
         # Resources are named `pods`, `deployments.apps`; service bodies by their path, `kong/status.json`.
-        path = f"evidence/{name}" if "/" in name else f"evidence/kubernetes/{name}.json"
-        result.append(extras.url(path, name=f"evidence: {name}"))
+        result.append(extras.url(evidence_path(name, record.cluster), name=f"evidence: {name}"))
     return result
 
 
+class RecordRelay:
+    """Brings each check's record from the pytest-xdist worker that ran it to the controller, which reports.
+
+    Without xdist the record is made and kept in this process (pytest_runtest_makereport above).
+    """
+
+    NAME = "conformance-records"
+    ATTRIBUTE = "conformance_record"
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    # tryfirst: on a worker, before xdist serializes the report for the controller (after every makereport
+    # wrapper, the secrets layer's included, has finished the record); on the controller, before the
+    # reporters that read records (Allure) see the report.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "teardown":
+            return
+        if is_worker(self.config):
+            records = self.config.stash.get(RECORDS_KEY, [])
+            record = next((r for r in reversed(records) if r.nodeid == report.nodeid), None)
+            if record is not None:
+                setattr(report, self.ATTRIBUTE, record.as_dict())
+        elif self.config.pluginmanager.has_plugin("dsession"):
+            data = getattr(report, self.ATTRIBUTE, None)
+            if isinstance(data, dict):
+                self.config.stash.setdefault(RECORDS_KEY, []).append(CheckRecord.from_dict(data))
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
-    rules.DESELECTED.update(item.name for item in items)
+    for item in items:
+        rules.ledger(member_of(item)).deselected.add(check_name(item))
 
 
 def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -> None:
@@ -319,38 +488,51 @@ def pytest_html_results_table_row(report: pytest.TestReport, cells: list[str]) -
 
 def pytest_html_report_title(report: Any) -> None:
     config = getattr(report, "config", None)
-    settings = config.stash.get(SETTINGS_KEY, None) if config is not None else None
-    if settings is not None:
-        report.title = f"Conformance: profile {settings.profile.name}, {settings.source_label}"
+    fleet = config.stash.get(FLEET_KEY, None) if config is not None else None
+    if fleet is not None:
+        report.title = f"Conformance: {fleet.label}"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is None:
         return None
-    return [
-        f"conformance: profile {settings.profile.name} ({settings.profile.path}), {settings.source_label}",
-        f"conformance: run directory {settings.run_dir}",
+    lines = [
+        f"conformance: {m.member + ': ' if m.member else ''}profile {m.profile.name} ({m.profile.path}), "
+        f"{m.source_label}"
+        for m in fleet.members
     ]
+    if fleet.several:
+        lines.insert(0, f"conformance: {fleet.label}")
+    return [*lines, f"conformance: run directory {fleet.members[0].run_dir}"]
+
+
+def _counts(records: list[CheckRecord]) -> str:
+    counts = {v: sum(1 for r in records if r.verdict == v) for v in ("passed", "failed", "error", "waived")}
+    return (
+        f"{counts['passed']} passed, {counts['failed']} failed, {counts['error']} could not evaluate, "
+        f"{counts['waived']} waived"
+    )
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     """The last line of the run, the one a CI log reader sees first: verdict, counts, report path."""
-    settings = config.stash.get(SETTINGS_KEY, None)
+    fleet = config.stash.get(FLEET_KEY, None)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if settings is None or reporter is None:
+    if fleet is None or reporter is None or is_worker(config):
         return
     records = config.stash.get(RECORDS_KEY, [])
-    counts = {v: sum(1 for r in records if r.verdict == v) for v in ("passed", "failed", "error", "waived")}
     code = config.stash.get(EXIT_KEY, None)
     word = {0: "PASSED", 1: "FAILED", 2: "NOT EVALUATED"}.get(code, f"exit {code}") if code is not None else "ENDED"
     result = config.stash.get(VERDICT_KEY, None)
     below = f", {result.below_gate} below the gate" if result is not None and result.below_gate else ""
+    name = f"fleet {fleet.name}" if fleet.several else fleet.members[0].profile.name
+    if fleet.several:
+        for m in fleet.members:
+            reporter.write_line(f"  {m.member}: {_counts([r for r in records if r.cluster == m.member])}")
     reporter.write_line(
-        f"conformance {settings.profile.name}: {word} — {counts['passed']} passed, {counts['failed']} failed, "
-        f"{counts['error']} could not evaluate, {counts['waived']} waived{below} — "
-        f"report {settings.run_dir / 'report.html'}"
+        f"conformance {name}: {word} — {_counts(records)}{below} — report {fleet.members[0].run_dir / 'report.html'}"
     )
 
 
@@ -371,9 +553,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Replace pytest's pass/fail with the gate's verdict (before reporters and the manifest read it)."""
     config = session.config
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
+    fleet = config.stash.get(FLEET_KEY, None)
+    # Workers report to the controller, which writes the run's files; a worker's own exit status must stay
+    # pytest's (xdist reads 2 from a worker as an interrupt).
+    if fleet is None or is_worker(config):
         return
+    settings = fleet.members[0]
     _link_latest(settings)
     records = config.stash.get(RECORDS_KEY, [])
     if records and exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
@@ -385,7 +570,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED if failed_elsewhere else result.code
         config.stash[VERDICT_KEY] = result
     config.stash[EXIT_KEY] = int(session.exitstatus)
-    _write_results(settings, records, int(session.exitstatus))
+    _write_results(fleet, records, int(session.exitstatus))
 
 
 def _link_latest(settings: RunSettings) -> None:
@@ -398,15 +583,21 @@ def _link_latest(settings: RunSettings) -> None:
         pass  # a filesystem without symlinks still gets the run directory itself
 
 
-def _write_results(settings: RunSettings, records: list[CheckRecord], exit_code: int) -> None:
+def _write_results(fleet: Fleet, records: list[CheckRecord], exit_code: int) -> None:
     """results.json: every check's record, machine-readable (drift comparison, dashboards, audits)."""
     from conformance import secrets
 
-    document = {
-        "profile": settings.profile.name,
-        "profile_sha256": settings.profile.sha256,
+    first = fleet.members[0]
+    document: dict[str, Any] = {
+        "profile": fleet.name if fleet.several else first.profile.name,
+        "profile_sha256": fleet.sha256,
         "exit_code": exit_code,
-        "checks": [record.as_dict() for record in records],
     }
+    if fleet.several:
+        document["clusters"] = [
+            {"name": m.member, "profile": m.profile.name, "profile_sha256": m.profile.sha256, "source": m.source_label}
+            for m in fleet.members
+        ]
+    document["checks"] = [record.as_dict() for record in records]
     body = json.dumps(document, indent=2, default=str, ensure_ascii=False) + "\n"
-    (settings.run_dir / "results.json").write_text(secrets.redact_text(body), encoding="utf-8")
+    (first.run_dir / "results.json").write_text(secrets.redact_text(body), encoding="utf-8")

@@ -47,12 +47,38 @@ class CheckRecord:
     message: str = ""  # the failure or error text as the terminal shows it
     waiver: WaiverNote | None = None
     duration: float = 0.0
+    cluster: str = ""  # the fleet cluster judged; "" in a single-cluster run
+
+    @property
+    def check(self) -> str:
+        """The check's name within its cluster: what a fleet's cluster × check matrix has as rows."""
+        return self.name.replace(f"[{self.cluster}:", "[", 1) if self.cluster else self.name
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "culprits"}
-        data["culprits"] = [{"name": c.name, "observed": c.observed} for c in self.culprits]
-        data["waiver"] = self.waiver.__dict__ if self.waiver else None
+        data["culprits"] = [{"name": c.name, "observed": c.observed, "details": dict(c.details)} for c in self.culprits]
+        data["waiver"] = {**self.waiver.__dict__, "culprits": list(self.waiver.culprits)} if self.waiver else None
         return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckRecord:
+        """The inverse of as_dict: how a record made on a pytest-xdist worker is rebuilt by the controller."""
+        fields = dict(data)
+        fields["culprits"] = [Culprit(c["name"], c["observed"], dict(c.get("details") or {})) for c in data["culprits"]]
+        waiver = data.get("waiver")
+        fields["waiver"] = WaiverNote(**{**waiver, "culprits": tuple(waiver.get("culprits") or ())}) if waiver else None
+        fields["evidence"] = list(data.get("evidence") or [])
+        return cls(**fields)
 
 
 RECORDS_KEY = pytest.StashKey[list[CheckRecord]]()
+
+
+def evidence_path(name: str, cluster: str = "") -> str:
+    """Where a check's evidence is, relative to the run directory.
+
+    Resources are named `pods`, `deployments.apps`; service bodies by their path, `kong/status.json`;
+    a fleet keeps each cluster's evidence under its name.
+    """
+    root = f"evidence/{cluster}" if cluster else "evidence"
+    return f"{root}/{name}" if "/" in name else f"{root}/kubernetes/{name}.json"

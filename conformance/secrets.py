@@ -512,7 +512,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _conformance_run(config: pytest.Config) -> bool:
-    return bool(config.getoption("profile", None))
+    from conformance.options import judges_clusters
+
+    return judges_clusters(config)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -673,11 +675,11 @@ class _ReportRedaction:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from conformance.settings import SETTINGS_KEY
+        from conformance.settings import FLEET_KEY
 
-        settings = session.config.stash.get(SETTINGS_KEY, None)
-        if settings is not None:
-            register_profile_credentials(settings.profile.profile)
+        fleet = session.config.stash.get(FLEET_KEY, None)
+        for member in fleet.members if fleet is not None else ():
+            register_profile_credentials(member.profile.profile)
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, Any, Any]:
@@ -739,6 +741,10 @@ def escape_environment(metadata: dict[str, Any]) -> None:
 
 
 def _sweep(config: pytest.Config) -> None:
+    from conformance.options import is_worker
+
+    if is_worker(config):
+        return  # the controller sweeps the run directory once every worker has finished
     changed = scrub_files(_outputs(config))
     if changed:
         # Names only: where a secret was found is the lead; the value never leaves this module.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,16 +18,19 @@ from conformance.records import CheckRecord
 
 @dataclass
 class RunSettings:
+    """One cluster judged against one profile: the whole run, or one member of a fleet run."""
+
     profile: LoadedProfile
     snapshot: Path | None
     target: Target | None
     run_dir: Path
     reports_root: Path
     evidence_files: list[Path] = field(default_factory=list)
+    member: str = ""  # the cluster's name within a fleet; "" when the run judges a single cluster
 
     @property
     def evidence_dir(self) -> Path:
-        return self.run_dir / "evidence"
+        return self.run_dir / "evidence" / self.member if self.member else self.run_dir / "evidence"
 
     @property
     def source_label(self) -> str:
@@ -36,8 +40,44 @@ class RunSettings:
         return f"live {self.target.label}"
 
 
+@dataclass
+class Fleet:
+    """Every cluster one run judges, each with its own profile; a single-cluster run is a fleet of one."""
+
+    name: str  # names the run directory and the report
+    members: list[RunSettings]
+    source: Path | None = None  # the fleet file, when the members came from one
+
+    @property
+    def several(self) -> bool:
+        return self.source is not None or len(self.members) > 1
+
+    def member(self, name: str) -> RunSettings:
+        return next(m for m in self.members if m.member == name)
+
+    @property
+    def sha256(self) -> str:
+        """The expectations' digest: the profile's, or for several clusters one over each cluster's name and profile."""
+        if not self.several:
+            return self.members[0].profile.sha256
+        digest = hashlib.sha256()
+        for m in self.members:
+            digest.update(f"{m.member}\0{m.profile.sha256}\n".encode())
+        return digest.hexdigest()
+
+    @property
+    def label(self) -> str:
+        """How reports name what was judged: `profile prod, snapshot DIR`, or `fleet NAME (3 clusters)`."""
+        if not self.several:
+            return f"profile {self.members[0].profile.name}, {self.members[0].source_label}"
+        return f"fleet {self.name} ({len(self.members)} clusters: {', '.join(m.member for m in self.members)})"
+
+
+# The first (in a single-cluster run, the only) member: what single-cluster reports and fixtures use.
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
-STATE_KEY = pytest.StashKey[ClusterState]()
+FLEET_KEY = pytest.StashKey[Fleet]()
+STATE_KEY = pytest.StashKey[ClusterState]()  # the state collected last (a single-cluster run's only one)
+STATES_KEY = pytest.StashKey[dict[str, ClusterState]]()  # by fleet member, as this process collected them
 FINDING_KEY = pytest.StashKey[Finding]()
 RECORD_KEY = pytest.StashKey[CheckRecord]()
 VERDICT_KEY = pytest.StashKey[Verdict]()

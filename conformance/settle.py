@@ -19,10 +19,10 @@ from conformance.cluster.resources import PODS, Resource
 from conformance.cluster.state import ClusterState
 from conformance.duration import format_duration
 from conformance.errors import BadInput, CouldNotEvaluate
-from conformance.options import duration_option
+from conformance.options import duration_option, judges_clusters
 from conformance.profile.model import Pods, Profile, Waiver
 from conformance.services.source import ServiceSource
-from conformance.settings import SETTINGS_KEY, RunSettings
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, RunSettings
 from conformance.stability import hold
 
 # Areas whose checks do not judge the Kubernetes objects themselves: waivers judge other checks, and
@@ -98,10 +98,28 @@ def pytest_configure(config: pytest.Config) -> None:
     hold_option = duration_option(config, "hold")
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
-        if config.getoption("profile", None) is None:
+        if not judges_clusters(config):
             for flag, value in (("--settle", settle_option), ("--hold", hold_option)):
                 if value is not None:
                     raise BadInput(f"{flag} needs --profile")
+        return
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is not None and fleet.several:
+        # Settling and holding judge one cluster right after its own deploy; a fleet run is the nightly view.
+        for flag, value in (("--settle", settle_option), ("--hold", hold_option)):
+            if value is not None:
+                raise BadInput(f"{flag} waits on one cluster after its deploy; run it per cluster, not with a fleet")
+        notes = tuple(
+            f"{m.member}: collection.{name} {format_duration(value)} of profile {m.profile.name} "
+            "does not apply to a fleet run"
+            for m in fleet.members
+            for name, value in (
+                ("settle", m.profile.profile.collection.settle),
+                ("hold", m.profile.profile.collection.hold),
+            )
+            if value is not None and m.snapshot is None
+        )
+        config.stash[PLAN_KEY] = Plan(None, None, settings.profile.profile.collection.settle_interval, notes)
         return
     collection = settings.profile.profile.collection
     if settings.snapshot is not None:

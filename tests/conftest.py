@@ -159,15 +159,18 @@ class SuiteRun:
         return {k: v for k, v in self.outcomes.items() if v.outcome == "waived"}
 
 
-def run_suite(pytester: pytest.Pytester, *args: str, profile: str = "prod") -> SuiteRun:
-    """Run the conformance checks in a subprocess, exactly as `pytest --profile=...` from a checkout."""
+def run_suite(pytester: pytest.Pytester, *args: str, profile: str | None = "prod") -> SuiteRun:
+    """Run the conformance checks in a subprocess, exactly as `pytest --profile=...` from a checkout.
+
+    `profile=None` leaves the choice to `args` (several --profile, or --fleet).
+    """
     reports = pytester.path / "reports"
     result = pytester.runpytest_subprocess(
         f"--rootdir={ROOT}",
         "-c",
         str(ROOT / "pyproject.toml"),
         str(ROOT / "conformance"),
-        f"--profile={profile}",
+        *([f"--profile={profile}"] if profile is not None else []),
         f"--reports={reports}",
         *args,
     )

@@ -43,6 +43,7 @@ class ClusterState:
     stats: dict[str, ResourceStats] = field(default_factory=dict)
     documents: dict[str, bytes] = field(default_factory=dict)
     service_errors: dict[str, SourceError] = field(default_factory=dict)
+    member: str = ""  # the fleet cluster this state belongs to ("" in a single-cluster run)
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
 

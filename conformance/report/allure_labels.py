@@ -21,7 +21,8 @@ import orjson
 import pytest
 
 from conformance import __version__, secrets
-from conformance.records import RECORDS_KEY, CheckRecord
+from conformance.options import is_worker
+from conformance.records import RECORDS_KEY, CheckRecord, evidence_path
 from conformance.settings import SETTINGS_KEY, STATE_KEY, RunSettings
 
 SEVERITIES = {"blocker", "critical", "normal", "minor", "trivial"}
@@ -39,11 +40,6 @@ def results_dir(config: pytest.Config) -> Path | None:
     """The allure-results directory of this run, or None when allure-pytest is not writing results."""
     directory = getattr(config.option, "allure_report_dir", None)
     return Path(os.path.abspath(directory)) if directory else None
-
-
-def evidence_path(name: str) -> str:
-    """A check's evidence name as a path in the run directory: `pods` or `kong/status.json`."""
-    return f"evidence/{name}" if "/" in name else f"evidence/kubernetes/{name}.json"
 
 
 def epic(settings: RunSettings) -> str:
@@ -68,19 +64,18 @@ class AllureRun:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.settings = config.stash[SETTINGS_KEY]
-        # Evidence files (relative to the run directory) that some check used, in first-use order.
-        self.evidence: dict[str, None] = {}
 
     # The teardown report is the first point where a check's record is final and has passed through every
     # makereport wrapper (the secrets layer's included), and the allure test result is still open:
     # allure-pytest closes it after pytest_runtest_logfinish, so allure.dynamic applies to this check.
+    # With pytest-xdist the check ran on a worker, which labels it there; the controller only writes the run files.
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown":
+        if report.when != "teardown" or self.config.pluginmanager.has_plugin("dsession"):
             return
         record = _record_of(self.config, report.nodeid)
         if record is not None:
             _label(self.settings, record)
-            self.evidence.update(dict.fromkeys(_describe(self.settings, record)))
+            _describe(self.settings, record)
 
     # tryfirst: these files are part of the run's output, so they exist before any other sessionfinish hook
     # seals or scrubs the run directory.
@@ -90,9 +85,18 @@ class AllureRun:
         # allure-pytest registers its listener only when it writes results (not with -p no:allure_pytest).
         if directory is None or self.config.pluginmanager.get_plugin("allure_listener") is None:
             return
+        if is_worker(self.config):
+            return
         directory.mkdir(parents=True, exist_ok=True)
-        for path in self.evidence:
-            attach_evidence(self.settings.run_dir / path, path)
+        # Each evidence file some check used, once, in first-use order.
+        used = {
+            evidence_path(name, record.cluster): None
+            for record in self.config.stash.get(RECORDS_KEY, [])
+            for name in record.evidence
+        }
+        for path in used:
+            if (self.settings.run_dir / path).is_file():
+                attach_evidence(self.settings.run_dir / path, path)
         (directory / "environment.properties").write_text(
             properties(environment(self.config, self.settings)), encoding="ascii"
         )
@@ -108,6 +112,8 @@ def _record_of(config: pytest.Config, nodeid: str) -> CheckRecord | None:
 
 def _label(settings: RunSettings, record: CheckRecord) -> None:
     _dynamic.epic(epic(settings))
+    if record.cluster:
+        _dynamic.parent_suite(record.cluster)
     _dynamic.feature(record.area)
     _dynamic.story(story(record))
     _dynamic.severity(allure.severity_level(record.severity if record.severity in SEVERITIES else "normal"))
@@ -120,8 +126,8 @@ def _label(settings: RunSettings, record: CheckRecord) -> None:
             _dynamic.link(record.source, name="source")
 
 
-def _describe(settings: RunSettings, record: CheckRecord) -> list[str]:
-    """Tag, waiver, description and culprits of a finished check; returns the evidence files it used."""
+def _describe(settings: RunSettings, record: CheckRecord) -> None:
+    """Tag, waiver, description and culprits of a finished check."""
     if record.verdict == "waived":
         _dynamic.tag("waived")
     waiver = record.waiver
@@ -129,7 +135,7 @@ def _describe(settings: RunSettings, record: CheckRecord) -> list[str]:
         _dynamic.parameter("waiver ticket", waiver.ticket, excluded=True)
         if _URL.match(waiver.ticket):
             _dynamic.issue(waiver.ticket, name=waiver.ticket)
-    paths = [evidence_path(name) for name in record.evidence]
+    paths = [evidence_path(name, record.cluster) for name in record.evidence]
     present = [path for path in paths if (settings.run_dir / path).is_file()]
     _dynamic.description_html(description_html(record, paths, present))
     waived_names = list(waiver.culprits) if waiver is not None else []
@@ -149,7 +155,6 @@ def _describe(settings: RunSettings, record: CheckRecord) -> list[str]:
             name="culprits",
             attachment_type=allure.attachment_type.JSON,
         )
-    return present
 
 
 def description_html(record: CheckRecord, evidence: list[str], present: list[str]) -> str:

@@ -17,11 +17,11 @@ from decimal import Decimal
 from conformance.cluster.state import ClusterState
 from conformance.profile.model_base import SEVERITIES
 from conformance.quantity import format_bytes, format_cores
-from conformance.records import CheckRecord
+from conformance.records import CheckRecord, evidence_path
 from conformance.report import svg
 from conformance.report.history import RunCounts, parse_run_name
 from conformance.report.usage import NodeUsage, node_usage
-from conformance.settings import RunSettings
+from conformance.settings import Fleet, RunSettings
 
 esc = svg.esc
 TREND_RUNS = 20  # the current run and up to 19 before it
@@ -48,10 +48,20 @@ class RunView:
     history: Sequence[RunCounts] = ()
     history_problems: Sequence[str] = ()
     deselected: int = 0  # checks of the profile not run (-k, -m, --deselect)
+    fleet: Fleet | None = None  # several clusters in one run: the report adds a cluster × check matrix
     counts: Counter[str] = field(init=False)
 
     def __post_init__(self) -> None:
         self.counts = Counter(r.verdict for r in self.records)
+
+    @property
+    def several(self) -> bool:
+        return self.fleet is not None and self.fleet.several
+
+    @property
+    def name(self) -> str:
+        """What run directories of this run are named after: the profile, or the fleet."""
+        return self.fleet.name if self.fleet is not None and self.several else self.settings.profile.name
 
     @property
     def gate_passed(self) -> bool:
@@ -60,14 +70,15 @@ class RunView:
         return not self.counts["failed"] and not self.counts["error"] and judged > 0 and self.exitstatus == 0
 
 
-def evidence_href(name: str) -> str:
+def evidence_href(name: str, cluster: str = "") -> str:
     """The evidence file of a name as conformance.plugin links it: resources by name, service bodies by path."""
-    path = f"evidence/{name}" if "/" in name else f"evidence/kubernetes/{name}.json"
-    return urllib.parse.quote(path, safe="/._-~")
+    return urllib.parse.quote(evidence_path(name, cluster), safe="/._-~")
 
 
 def _evidence_links(record: CheckRecord) -> str:
-    return " ".join(f'<a class="cf-ev" href="{esc(evidence_href(n))}">{esc(n)}</a>' for n in record.evidence)
+    return " ".join(
+        f'<a class="cf-ev" href="{esc(evidence_href(n, record.cluster))}">{esc(n)}</a>' for n in record.evidence
+    )
 
 
 def _anchor(index: int) -> str:
@@ -158,6 +169,18 @@ def banner(view: RunView) -> str:
         ("Collected", collected),
         ("Run", esc(settings.run_dir.name)),
     ]
+    if view.fleet is not None and view.several:
+        fleet = view.fleet
+        clusters = "".join(
+            f"<li><b>{esc(m.member)}</b>: profile {esc(m.profile.name)} ({esc(m.profile.path)}) · sha256 "
+            f'<code title="{esc(m.profile.sha256)}">{esc(m.profile.sha256[:12])}</code> · {esc(m.source_label)}</li>'
+            for m in fleet.members
+        )
+        origin = f" from {esc(fleet.source)}" if fleet.source is not None else ""
+        facts = [
+            ("Fleet", f"<b>{esc(fleet.name)}</b>{origin}: {_plural(len(fleet.members), 'cluster')}<ul>{clusters}</ul>"),
+            ("Run", esc(settings.run_dir.name)),
+        ]
     if view.deselected:
         selection = (
             f'<span class="cf-warn">{_plural(view.deselected, "check")} of the profile deselected</span> '
@@ -168,6 +191,7 @@ def banner(view: RunView) -> str:
     nav = " · ".join(
         f'<a href="#{target}">{label}</a>'
         for target, label in (
+            *((("cf-fleet", "cluster × check matrix"),) if view.several else ()),
             ("cf-failures", "failures by area"),
             ("cf-waived", "waivers"),
             ("cf-passed", "passed checks"),
@@ -346,6 +370,48 @@ def matrix(view: RunView) -> str:
     )
 
 
+def fleet_matrix(view: RunView) -> str:
+    """Rows are checks, columns the fleet's clusters: one glance says which cluster breaks which promise."""
+    if view.fleet is None or not view.several:
+        return ""
+    clusters = [m.member for m in view.fleet.members]
+    cells: dict[tuple[str, str], tuple[int, CheckRecord]] = {}
+    areas: dict[str, str] = {}
+    for index, r in enumerate(view.records):
+        cells[(r.check, r.cluster)] = (index, r)
+        areas.setdefault(r.check, r.area)
+    rows = []
+    for check in sorted(areas, key=lambda c: (areas[c], c)):
+        tds = []
+        for cluster in clusters:
+            found = cells.get((check, cluster))
+            if found is None:
+                tds.append('<td class="cf-muted" title="not in this cluster\'s profile or not selected">—</td>')
+                continue
+            index, r = found
+            badge = _badge(r.verdict)
+            if r.verdict in ("failed", "error"):
+                badge = f'<a href="#{_anchor(index)}">{badge}</a>'
+            tds.append(f'<td class="cf-row-{esc(r.verdict)}">{badge}</td>')
+        rows.append(f"<tr><td>{esc(areas[check])}</td><td><code>{esc(check)}</code></td>{''.join(tds)}</tr>")
+    head = "".join(f"<th>{esc(c)}</th>" for c in clusters)
+    totals = "".join(f"<td>{_cluster_counts([r for r in view.records if r.cluster == c])}</td>" for c in clusters)
+    return (
+        f'<section id="cf-fleet"><h2>Cluster × check matrix ({_plural(len(clusters), "cluster")}, '
+        f"{_plural(len(rows), 'check')})</h2>"
+        '<table class="cf-table cf-fleet"><thead><tr><th>area</th><th>check</th>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody>"
+        f"<tfoot><tr><th></th><th>per cluster</th>{totals}</tr></tfoot></table></section>"
+    )
+
+
+def _cluster_counts(records: Sequence[CheckRecord]) -> str:
+    counts = Counter(r.verdict for r in records)
+    return ", ".join(
+        f"{counts[v]} {esc(VERDICT_TEXT[v])}" for v in ("passed", "failed", "error", "waived") if counts[v]
+    )
+
+
 # --- charts -------------------------------------------------------------------------------------
 
 
@@ -393,6 +459,11 @@ def _busiest(node: NodeUsage) -> Decimal:
 
 
 def node_chart(view: RunView) -> str:
+    if view.several:
+        return _note(
+            "Node utilization charts are drawn for single-cluster runs; each cluster's node metrics are in its "
+            "evidence (evidence/CLUSTER/kubernetes/nodes.metrics.k8s.io.json)."
+        )
     capacity = view.settings.profile.profile.capacity
     usage = capacity.usage if capacity is not None else None
     reading = node_usage(view.state)
@@ -422,13 +493,11 @@ def node_chart(view: RunView) -> str:
 
 def trend_chart(view: RunView) -> str:
     settings = view.settings
+    what = f"fleet {view.name}" if view.several else f"profile {view.name}"
     if not view.history:
-        note = (
-            f"Trend: no earlier run of profile {settings.profile.name} under {settings.reports_root}; "
-            "the chart appears from the second run."
-        )
+        note = f"Trend: no earlier run of {what} under {settings.reports_root}; the chart appears from the second run."
         return _note(note) + "".join(_note(p) for p in view.history_problems)
-    parsed = parse_run_name(settings.run_dir.name, settings.profile.name)
+    parsed = parse_run_name(settings.run_dir.name, view.name)
     now = parsed[0] if parsed else datetime.now(UTC)
     points = [svg.TrendPoint(run.label, run.passed, run.failed, run.error) for run in view.history]
     counts = view.counts
@@ -436,7 +505,7 @@ def trend_chart(view: RunView) -> str:
         svg.TrendPoint(now.strftime("%m-%d %H:%M"), counts["passed"], counts["failed"], counts["error"], True)
     )
     points = points[-TREND_RUNS:]
-    caption = f"Last {len(points)} runs of profile {settings.profile.name}, oldest to newest (UTC start times)"
+    caption = f"Last {len(points)} runs of {what}, oldest to newest (UTC start times)"
     return _figure(caption, svg.trend(points)) + "".join(_note(p) for p in view.history_problems)
 
 
@@ -513,6 +582,8 @@ body { display: flex; flex-direction: column; }
 .cf-matrix td:nth-child(2), .cf-waivers td:first-child { min-width: 230px; }
 .cf-matrix td:nth-child(7) { min-width: 140px; }
 .cf-matrix .cf-row-failed td, .cf-matrix .cf-row-error td { background: #fff3f3; }
+.cf-fleet td { white-space: nowrap; }
+.cf-fleet .cf-row-failed, .cf-fleet .cf-row-error { background: #fff3f3; }
 .cf-fold { margin: 12px 0; }
 .cf-fold > summary { cursor: pointer; font-size: 15px; font-weight: 600; padding: 6px 0; }
 .cf-ticket, .cf-nowrap { white-space: nowrap; font-weight: 600; }
@@ -530,6 +601,7 @@ def build(view: RunView, guard: Callable[[str, Callable[[RunView], str]], str]) 
     """The whole auditor's section; `guard` renders one part, turning a bug in it into a visible note."""
     parts: Iterable[tuple[str, Callable[[RunView], str]]] = (
         ("verdict banner", banner),
+        ("cluster × check matrix", fleet_matrix),
         ("failures", failures),
         ("waivers", waived),
         ("passed checks", passed),

@@ -14,7 +14,7 @@ from conformance.plugin import NOT_IN_PROFILE
 from conformance.records import RECORDS_KEY, CheckRecord
 from conformance.report import sections
 from conformance.report.history import earlier_runs
-from conformance.settings import SETTINGS_KEY, STATE_KEY
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATE_KEY
 
 # Checks left out of this run by -k/-m or --deselect: a verdict over a subset must say so.
 DESELECTED_KEY = pytest.StashKey[list[str]]()
@@ -35,13 +35,16 @@ def view_of(session: pytest.Session) -> sections.RunView | None:
     if settings is None:
         return None
     records: list[CheckRecord] = config.stash.get(RECORDS_KEY, [])
-    history, problems = earlier_runs(
-        settings.reports_root, settings.profile.name, settings.run_dir, sections.TREND_RUNS - 1
-    )
+    fleet = config.stash.get(FLEET_KEY, None)
+    several = fleet is not None and fleet.several
+    name = fleet.name if fleet is not None and several else settings.profile.name
+    history, problems = earlier_runs(settings.reports_root, name, settings.run_dir, sections.TREND_RUNS - 1)
     return sections.RunView(
         records=records,
         settings=settings,
-        state=config.stash.get(STATE_KEY, None),
+        fleet=fleet,
+        # A fleet's banner describes each cluster; the single state shown there is a single cluster's.
+        state=None if several else config.stash.get(STATE_KEY, None),
         exitstatus=int(getattr(session, "exitstatus", 0) or 0),
         history=history,
         history_problems=problems,

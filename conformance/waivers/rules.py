@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from conformance.check import Culprit, Finding
 from conformance.profile.model import Waiver
 
-# One pytest session per process: which waivers covered culprits, which checks were selected or
-# deselected, and which could not be evaluated (their waivers cannot be judged either).
-USAGE: dict[str, int] = {}
-SELECTED: set[str] = set()
-DESELECTED: set[str] = set()
-ERRORED: set[str] = set()
+
+@dataclass
+class Ledger:
+    """One cluster's bookkeeping for its waivers: culprits covered per ticket, and which checks were
+    selected, deselected or could not be evaluated (their waivers cannot be judged either).
+
+    Names are the checks' names within the cluster (`test_x[kong/Deployment/kong]`), as waivers match them.
+    """
+
+    usage: dict[str, int] = field(default_factory=dict)
+    selected: set[str] = field(default_factory=set)
+    deselected: set[str] = field(default_factory=set)
+    errored: set[str] = field(default_factory=set)
+
+
+# One pytest session per process, one ledger per cluster ("" in a single-cluster run). A cluster's checks
+# all run in one process (conformance.scheduling), so its ledger is complete where its waivers are judged.
+LEDGERS: dict[str, Ledger] = {}
+
+
+def ledger(member: str) -> Ledger:
+    return LEDGERS.setdefault(member, Ledger())
 
 
 @dataclass(frozen=True)
@@ -36,7 +52,7 @@ class Applied:
         return f"{w.ticket} ({w.owner}, {state}): {w.reason}; covers {', '.join(self.culprits)}"
 
 
-def apply(finding: Finding, waivers: Sequence[Waiver], test_name: str, today: date) -> Finding:
+def apply(finding: Finding, waivers: Sequence[Waiver], test_name: str, today: date, used: Ledger) -> Finding:
     """The finding with waived culprits set aside: `culprits` keeps only what still fails."""
     candidates = [w for w in waivers if w.matches(test_name)]
     if not candidates or not finding.culprits:
@@ -65,5 +81,5 @@ def apply(finding: Finding, waivers: Sequence[Waiver], test_name: str, today: da
         Applied(by_ticket[ticket], tuple(names), by_ticket[ticket].expires < today) for ticket, names in covered.items()
     )
     for item in applied:
-        USAGE[item.waiver.ticket] = USAGE.get(item.waiver.ticket, 0) + len(item.culprits)
+        used.usage[item.waiver.ticket] = used.usage.get(item.waiver.ticket, 0) + len(item.culprits)
     return dataclasses.replace(finding, culprits=remaining, applied=applied)

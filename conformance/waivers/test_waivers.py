@@ -9,16 +9,17 @@ from conformance.profile.model import Profile, Waiver
 from conformance.waivers import rules
 
 
-def waiver_in_use(_state: ClusterState, waiver: Waiver, _profile: Profile) -> Finding:
+def waiver_in_use(state: ClusterState, waiver: Waiver, _profile: Profile) -> Finding:
+    used = rules.ledger(state.member)
     targets = sorted(
-        name for name in rules.SELECTED if waiver.matches(name) and name != f"test_waiver_in_use[{waiver.ticket}]"
+        name for name in used.selected if waiver.matches(name) and name != f"test_waiver_in_use[{waiver.ticket}]"
     )
-    uses = rules.USAGE.get(waiver.ticket, 0)
+    uses = used.usage.get(waiver.ticket, 0)
     if not targets:
-        if any(waiver.matches(name) for name in rules.DESELECTED):
+        if any(waiver.matches(name) for name in used.deselected):
             raise CouldNotEvaluate(f"{waiver}: the checks it names were not selected in this run")
         culprits = [Culprit(waiver.ticket, "names no check of this profile; remove or correct the waiver")]
-    elif not uses and any(name in rules.ERRORED for name in targets):
+    elif not uses and any(name in used.errored for name in targets):
         raise CouldNotEvaluate(f"{waiver}: its checks could not be evaluated, so neither can the waiver")
     else:
         culprits = [] if uses else [Culprit(waiver.ticket, "covers nothing: its checks pass; remove the waiver")]
