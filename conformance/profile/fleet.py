@@ -16,6 +16,7 @@ profile names are looked up in the profiles directory as for `--profile`.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -113,7 +114,7 @@ def load_fleet(path: Path) -> tuple[FleetFile, list[MemberSpec]]:
         if value is None:
             return None
         expanded = Path(value).expanduser()
-        return str(expanded if expanded.is_absolute() else base / expanded)
+        return os.path.normpath(expanded if expanded.is_absolute() else base / expanded)
 
     def profile_ref(ref: str) -> str:
         # A bare name is looked up in the profiles directory; a path is relative to the fleet file.

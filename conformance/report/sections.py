@@ -380,8 +380,12 @@ def fleet_matrix(view: RunView) -> str:
     for index, r in enumerate(view.records):
         cells[(r.check, r.cluster)] = (index, r)
         areas.setdefault(r.check, r.area)
+    def settled(check: str) -> bool:
+        return all(cells[(check, c)][1].verdict in ("passed", "waived") for c in clusters if (check, c) in cells)
+
     rows = []
-    for check in sorted(areas, key=lambda c: (areas[c], c)):
+    # Checks that fail or cannot be evaluated somewhere come first, as in the rest of the report.
+    for check in sorted(areas, key=lambda c: (settled(c), areas[c], c)):
         tds = []
         for cluster in clusters:
             found = cells.get((check, cluster))
