@@ -17,12 +17,13 @@ import pytest
 from conformance import __version__, gate
 from conformance.check import CheckSpec
 from conformance.cluster.live import KubeconfigError, load_target
+from conformance.cluster.resources import Resource
 from conformance.errors import BadInput, CouldNotEvaluate, ProfileError
 from conformance.gate import GATES
 from conformance.options import is_worker, judges_clusters
 from conformance.profile.fleet import FleetError, MemberSpec, load_fleet
 from conformance.profile.loader import available_profiles, load_profile
-from conformance.records import RECORDS_KEY, CheckRecord, WaiverNote, evidence_path
+from conformance.records import META, RECORDS_KEY, CheckRecord, WaiverNote, evidence_path
 from conformance.settings import (
     EXIT_KEY,
     FINDING_KEY,
@@ -382,6 +383,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
                 reason = CouldNotEvaluateRepr(f"could not evaluate: {call.excinfo.value}")
                 report.longrepr = reason  # type: ignore[assignment]  # duck-types TerminalRepr (private)
             record.message = str(report.longreprtext)
+            record.evidence = _attempted(item.config, spec, expectation, record.cluster)
     current = item.stash.get(RECORD_KEY, None)
     if call.when == "call" and current is not None:
         record = current
@@ -406,6 +408,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "teardown" and current is not None:
         item.config.stash.setdefault(RECORDS_KEY, []).append(current)
     return report
+
+
+def _attempted(config: pytest.Config, spec: CheckSpec, expectation: Any, cluster: str) -> list[str]:
+    """The evidence behind a check that could not evaluate: what was collected of what it reads, and meta.json,
+    which records why each missing source is missing."""
+    fleet = config.stash.get(FLEET_KEY, None)
+    if fleet is None:
+        return []
+    run_dir = fleet.member(cluster).run_dir
+    try:
+        names = [need.name for need in spec.reads(expectation) if isinstance(need, Resource)]
+    except Exception:  # the expectation itself may be what could not be read; meta.json still says why
+        names = []
+    return [name for name in [*names, META] if (run_dir / evidence_path(name, cluster)).is_file()]
 
 
 def _extras(spec: CheckSpec, record: CheckRecord, finding: Any) -> list[dict[str, Any]]:

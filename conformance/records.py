@@ -74,6 +74,10 @@ class CheckRecord:
 RECORDS_KEY = pytest.StashKey[list[CheckRecord]]()
 
 
+# The run's own account of its collection: when, from where, and why each missing source is missing.
+META = "meta.json"
+
+
 def evidence_path(name: str, cluster: str = "") -> str:
     """Where a check's evidence is, relative to the run directory.
 
@@ -81,4 +85,4 @@ def evidence_path(name: str, cluster: str = "") -> str:
     a fleet keeps each cluster's evidence under its name.
     """
     root = f"evidence/{cluster}" if cluster else "evidence"
-    return f"{root}/{name}" if "/" in name else f"{root}/kubernetes/{name}.json"
+    return f"{root}/{name}" if "/" in name or name == META else f"{root}/kubernetes/{name}.json"
