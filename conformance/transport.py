@@ -179,6 +179,14 @@ class Transport:
         Unreachable when no attempt got an answer; OutOfBudget when the deadline ran out first (a
         Retry-After or backoff longer than what remains ends the call instead of sleeping past it).
         """
+        return self.request("GET", url, headers)
+
+    def post(self, url: str, headers: Mapping[str, str], body: bytes) -> HttpReply:
+        """POST with the same timeouts, retries and budget as a GET (the suite's only POST is a
+        SelfSubjectReview, which creates nothing, so repeating it is safe)."""
+        return self.request("POST", url, headers, body)
+
+    def request(self, method: str, url: str, headers: Mapping[str, str], body: bytes | None = None) -> HttpReply:
         retried: list[str] = []
         attempt = 0
         while True:
@@ -186,7 +194,7 @@ class Transport:
             why_wait = f"backoff {seconds_text(wait)}"
             timeout = self._bounded_timeout(attempt, retried)
             try:
-                reply = self._once(url, headers, timeout, attempt + 1, tuple(retried))
+                reply = self._once(method, url, headers, body, timeout, attempt + 1, tuple(retried))
             except OutOfBudget:
                 raise
             except urllib3.exceptions.HTTPError as exc:
@@ -228,11 +236,18 @@ class Transport:
         )
 
     def _once(
-        self, url: str, headers: Mapping[str, str], timeout: urllib3.Timeout, attempts: int, retried: tuple[str, ...]
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: urllib3.Timeout,
+        attempts: int,
+        retried: tuple[str, ...],
     ) -> HttpReply:
         """One request, its body read piece by piece so the deadline also bounds a peer that trickles bytes."""
         response = self.pool.request(
-            "GET", url, headers=dict(headers), timeout=timeout, retries=False, preload_content=False
+            method, url, body=body, headers=dict(headers), timeout=timeout, retries=False, preload_content=False
         )
         complete = False
         try:

@@ -12,14 +12,13 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
-import urllib3
 
 from conformance.cluster.live import ApiError, KubeClient, Target
 from conformance.cluster.snapshot import SnapshotError, read_meta
 from conformance.cluster.state import ClusterState
 from conformance.errors import SourceError
 from conformance.profile.model import Collection
-from conformance.transport import MAX_BACKOFF, MAX_RETRY_AFTER, RETRYABLE, HttpReply, Unreachable, describe
+from conformance.transport import HttpReply, Unreachable
 
 # Newest first: v1 since Kubernetes 1.28, v1beta1 in 1.27, v1alpha1 (feature gate) in 1.26.
 REVIEW_VERSIONS = ("v1", "v1beta1", "v1alpha1")
@@ -106,29 +105,8 @@ def _reason(status: int, body: bytes) -> str:
 
 
 def _post(client: KubeClient, path: str, body: bytes) -> HttpReply:
-    """A POST with the client's credentials, timeouts and retry rules (Transport only GETs)."""
-    transport = client.transport
-    headers = {**client.headers(), "Content-Type": "application/json"}
-    url = client.server + path
-    attempt = 0
-    while True:
-        wait = min(0.5 * 2**attempt, MAX_BACKOFF)
-        try:
-            response = transport.pool.request(
-                "POST", url, body=body, headers=headers, timeout=transport.timeout, retries=False
-            )
-        except urllib3.exceptions.HTTPError as exc:
-            if attempt >= transport.retries:
-                raise Unreachable(describe(exc), attempt + 1) from None
-        else:
-            reply = HttpReply(response.status, dict(response.headers), bytes(response.data), attempt + 1)
-            if response.status not in RETRYABLE or attempt >= transport.retries:
-                return reply
-            retry_after = response.headers.get("Retry-After", "")
-            if retry_after.isdigit():
-                wait = min(float(retry_after), MAX_RETRY_AFTER)
-        attempt += 1
-        transport.sleep(wait)
+    """A POST with the client's credentials, timeouts, retry rules and budget."""
+    return client.transport.post(client.server + path, {**client.headers(), "Content-Type": "application/json"}, body)
 
 
 def self_subject_review(client: KubeClient) -> RunIdentity:
