@@ -580,6 +580,9 @@ def collect_live(
         unfinished = _run_within(tasks, deadline.at + GRACE_SECONDS, report, tick)
     finally:
         if collecting:
+            # What was parsed stays for the run: out of the collector's sight, not walked again by every
+            # later collection. Parsed JSON holds no cycles, so a discarded state is still freed (by refcount).
+            gc.freeze()
             gc.enable()
     elapsed = time.perf_counter() - began
     late = f"did not finish within {deadline.label} (still running after {seconds_text(elapsed)})"
