@@ -225,6 +225,7 @@ class KubeClient:
         self.retry_log = RetryLog()
         self.transport = Transport(pool, timeout, collection.retries, sleep, deadline)
         self._groups: dict[str, str] = {}
+        self._group_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -305,6 +306,13 @@ class KubeClient:
     def group_version(self, res: Resource, stats: ResourceStats) -> str:
         if res.version:
             return f"{res.group}/{res.version}" if res.group else res.version
+        with self._lock:
+            group_lock = self._group_locks.setdefault(res.group, threading.Lock())
+        # One discovery request per group, even when its resources are listed at the same time.
+        with group_lock:
+            return self._discover(res, stats)
+
+    def _discover(self, res: Resource, stats: ResourceStats) -> str:
         with self._lock:
             known = self._groups.get(res.group)
         if known:
