@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import orjson
 import pytest
 import yaml
 
-from conformance.cluster.live import KubeClient, load_target
+from conformance.cluster.live import KubeClient, collect_live, load_target
 from conformance.cluster.resources import KNOWN, PODS
 from conformance.cluster.state import ResourceStats
 from conformance.gate import BAD_INPUT
-from conformance.profile.model import Collection
+from conformance.profile.model import Collection, Profile
 
 from conftest import DEMO, KUBE_TOKEN, SuiteRun, live_prod_profile, run_suite
 from kubeapi import KubeApiServer
@@ -190,3 +191,50 @@ def test_broken_kubeconfig_is_a_usage_error(tmp_path: Path, pytester: pytest.Pyt
     assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines([f"ERROR: kubeconfig {bad}: *"])
     assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
+
+
+def test_one_paged_list_per_kind_read_from_the_watch_cache(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    server.watch_cache_pagination = True
+    run = live(pytester, kubeconfig, profile=str(paged_profile(pytester.path, page_size=7)))
+    assert run.result.ret == 0, run.result.stdout.str()
+    served = server.resource_types
+    lists: dict[str, list[dict[str, str]]] = {}
+    for request in server.requests:
+        parts = request.path.strip("/").split("/")
+        if request.method == "GET" and ((parts[0] == "api" and len(parts) == 3) or len(parts) == 4):
+            lists.setdefault(request.path, []).append(request.query)
+    assert len(lists) >= 10
+    for path, queries in lists.items():
+        stem = next(s for s, t in served.items() if path.endswith(f"/{t.group_version}/{t.name}"))
+        items = len(orjson.loads((DEMO / "kubernetes" / f"{stem}.json").read_bytes())["items"])
+        paged = served[stem].paged
+        # One list per kind per run: the first page from the watch cache, then its continue tokens only.
+        assert len(queries) == (max(1, -(-items // 7)) if paged else 1), path
+        assert [q.get("resourceVersion") for q in queries] == ["0"] + [None] * (len(queries) - 1), path
+        assert queries[0]["resourceVersionMatch"] == "NotOlderThan"
+        assert "continue" not in queries[0]
+        assert all("continue" in q and q["limit"] == "7" for q in queries[1:]), path
+    assert not any("/namespaces/" in r.path and r.method == "GET" for r in server.requests if "/proxy" not in r.path)
+    run.result.stdout.fnmatch_lines(["collected pods: 80 objects, 12 requests, *"])
+
+
+def test_a_long_list_reports_its_progress_while_it_runs(server: KubeApiServer, kubeconfig: Path) -> None:
+    server.watch_cache_pagination = True
+    server.delay(r"^/api/v1/pods$", 1.0)  # every page of pods waits a second: the list takes 4s
+    profile = Profile.model_validate(
+        {
+            "apiVersion": "conformance/v1alpha1",
+            "kind": "Profile",
+            "metadata": {"name": "slow"},
+            "collection": {"page_size": 20},
+        }
+    )
+    lines: list[str] = []
+    state = collect_live(load_target(str(kubeconfig), None), profile, [PODS, KNOWN["nodes"]], progress=lines.append)
+    assert len(state.objects(PODS)) == 80
+    during = [line for line in lines if "so far" in line]
+    assert during, lines
+    assert re.fullmatch(r"pods: \d+ objects so far, \d+ requests, \d+\.\ds", during[0])
+    assert lines[-1].startswith("pods: 80 objects, 4 requests")

@@ -1,26 +1,59 @@
 """Writing evidence: the state a run judged, in the snapshot format, so it can be re-evaluated offline.
 
 Every byte written passes through conformance.secrets: Kubernetes lists, service bodies (already
-sanitized by their service) and meta.json alike.
+sanitized by their service) and meta.json alike. Lists are kubectl `List` documents with one object a
+line; a live run's are written from the pages it spooled as it read them (whole objects, stripped by
+conformance.cluster.redaction), one page at a time, never re-serialized from what the checks kept.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
 from conformance import __version__, secrets
-from conformance.cluster.resources import resource
+from conformance.cluster.resources import Resource, resource
 from conformance.cluster.state import ClusterState
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
+_LIST_HEAD = b'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[\n'
+_LIST_TAIL = b"\n]}\n"
+
+
+def default_api_version(res: Resource) -> str:
+    return f"{res.group}/{res.version}" if res.group else (res.version or "v1")
+
+
+def evidence_chunk(items: Iterable[dict[str, Any]], api_version: str, kind: str) -> bytes:
+    """Stripped items as lines of a List, each with its apiVersion and kind (typed lists leave them out)."""
+    if not kind:
+        return b",\n".join(orjson.dumps(item) for item in items)
+    return b",\n".join(orjson.dumps({"apiVersion": api_version, "kind": kind, **item}) for item in items)
 
 
 def _store(path: Path, body: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(secrets.redact_bytes(body))
+    return path
+
+
+def _store_list(path: Path, chunks: Iterable[bytes]) -> Path:
+    """A List written chunk by chunk, each redacted on its own: chunks hold whole objects, so no secret spans two."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as out:
+        out.write(_LIST_HEAD)
+        first = True
+        for chunk in chunks:
+            if not chunk:
+                continue
+            if not first:
+                out.write(b",\n")
+            out.write(secrets.redact_bytes(chunk))
+            first = False
+        out.write(_LIST_TAIL)
     return path
 
 
@@ -47,13 +80,12 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
     written.append(_store(directory / "meta.json", meta_body))
     for name, items in sorted(state.lists.items()):
         res = resource(name)
-        api_version = state.api_versions.get(name) or (
-            f"{res.group}/{res.version}" if res.group else (res.version or "v1")
-        )
-        kind = res.kind
-        listed = [{"apiVersion": api_version, "kind": kind, **item} if kind else item for item in items]
-        document = {"apiVersion": "v1", "items": listed, "kind": "List", "metadata": {"resourceVersion": ""}}
-        written.append(_store(directory / res.snapshot_file, orjson.dumps(document, option=_OPTIONS)))
+        spool = state.spools.get(name)
+        if spool is not None:
+            chunks: Iterable[bytes] = spool
+        else:
+            chunks = [evidence_chunk(items, state.api_versions.get(name) or default_api_version(res), res.kind)]
+        written.append(_store_list(directory / res.snapshot_file, chunks))
     for key, body in sorted(state.documents.items()):
         written.append(_store(directory / key, body))
     return written

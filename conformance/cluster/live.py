@@ -7,6 +7,7 @@ timeouts and bounded retries that honour Retry-After, all within one collection 
 
 from __future__ import annotations
 
+import gc
 import os
 import queue
 import threading
@@ -23,8 +24,11 @@ import orjson
 import urllib3
 
 from conformance import __version__
+from conformance.cluster.evidence import evidence_chunk
+from conformance.cluster.projection import Projection, projection_of
 from conformance.cluster.resources import Resource
 from conformance.cluster.snapshot import parse_list
+from conformance.cluster.spool import PageSpool
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
 from conformance.errors import ConformanceError, SourceError
 from conformance.profile.model import Collection, Profile
@@ -43,6 +47,9 @@ from conformance.transport import (
 
 MAX_LIST_RESTARTS = 3
 WORKERS = 8
+# A list still running after this long says how far it has got, and again at this interval.
+PROGRESS_SECONDS = 3.0
+_CONTINUE = b'"continue":"'
 # Every call is bounded by the deadline itself; this only covers what is not (a client library's own
 # timeouts, such as Kafka's), so one stuck source cannot hold the run past its budget.
 GRACE_SECONDS = 2.0
@@ -134,6 +141,46 @@ class ApiError(SourceError):
         self.code = code
 
 
+def _continue_token(body: bytes) -> str | None:
+    """The continue token of a list page, found without parsing it: the API server writes the list's
+    metadata before its items. None when it is not there (the parsed page has the last word)."""
+    end = body.find(b'"items":')
+    head = body[: end if end >= 0 else 0]
+    at = head.find(_CONTINUE)
+    if at < 0:
+        return None
+    start = at + len(_CONTINUE)
+    close = head.find(b'"', start)
+    return head[start:close].decode("ascii", "replace") if close > start else None
+
+
+class _Prefetch:
+    """One request run on its own thread while the caller parses the previous page."""
+
+    def __init__(self, call: Callable[[], bytes]) -> None:
+        self._call = call
+        self._body: bytes | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="collect-prefetch", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._body = self._call()
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> bytes:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._body is not None
+        return self._body
+
+    def discard(self) -> None:
+        self._thread.join()
+
+
 class KubeClient:
     """GETs against the API server with timeouts and bounded, Retry-After-aware retries.
 
@@ -178,6 +225,7 @@ class KubeClient:
         self.retry_log = RetryLog()
         self.transport = Transport(pool, timeout, collection.retries, sleep, deadline)
         self._groups: dict[str, str] = {}
+        self._group_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     @property
@@ -259,6 +307,13 @@ class KubeClient:
         if res.version:
             return f"{res.group}/{res.version}" if res.group else res.version
         with self._lock:
+            group_lock = self._group_locks.setdefault(res.group, threading.Lock())
+        # One discovery request per group, even when its resources are listed at the same time.
+        with group_lock:
+            return self._discover(res, stats)
+
+    def _discover(self, res: Resource, stats: ResourceStats) -> str:
+        with self._lock:
             known = self._groups.get(res.group)
         if known:
             return known
@@ -278,38 +333,64 @@ class KubeClient:
             self._groups[res.group] = str(preferred)
         return str(preferred)
 
-    def list(self, res: Resource, stats: ResourceStats) -> tuple[list[dict[str, Any]], str]:
-        """Every object of a resource, page by page; a 410 on a continue token restarts the list."""
+    def _list_query(self, token: str | None) -> dict[str, str]:
+        query = {"limit": str(self.collection.page_size)}
+        if token:
+            query["continue"] = token
+        elif not self.collection.consistent_reads:
+            # Served from the API server's watch cache: no etcd round trip, no load during incidents.
+            query["resourceVersion"] = "0"
+            query["resourceVersionMatch"] = "NotOlderThan"
+        return query
+
+    def list(
+        self,
+        res: Resource,
+        stats: ResourceStats,
+        projection: Projection | None = None,
+        spool: PageSpool | None = None,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a resource, page by page; a 410 on a continue token restarts the list.
+
+        The next page is requested while this one is parsed. With a projection only the projected
+        objects are kept; with a spool each page's whole objects, stripped, go there as evidence.
+        """
         group_version = self.group_version(res, stats)
         prefix = "/api" if not res.group else "/apis"
         path = f"{prefix}/{group_version}/{res.plural}"
         restarts = 0
         items: list[dict[str, Any]] = []
-        token: str | None = None
+        query = self._list_query(None)
         api_version = group_version
+        ahead: _Prefetch | None = None
         while True:
-            query = {"limit": str(self.collection.page_size)}
-            if token:
-                query["continue"] = token
-            elif not self.collection.consistent_reads:
-                # Served from the API server's watch cache: no etcd round trip, no load during incidents.
-                query["resourceVersion"] = "0"
-                query["resourceVersionMatch"] = "NotOlderThan"
             try:
-                body = self.get(path, query, res.name, stats)
+                body = ahead.result() if ahead is not None else self.get(path, query, res.name, stats)
             except ApiError as exc:
-                if exc.code == 410 and token and restarts < MAX_LIST_RESTARTS:
+                if exc.code == 410 and "continue" in query and restarts < MAX_LIST_RESTARTS:
                     restarts += 1
-                    items, token = [], None
+                    items, query, ahead = [], self._list_query(None), None
+                    if spool is not None:
+                        spool.clear()
                     continue
                 if exc.code == 404:
                     raise SourceError(res.name, f"the API server does not serve {path}") from None
                 raise
-            page = parse_list(res, body, f"GET {path}")
+            token = _continue_token(body)
+            ahead = _Prefetch(partial(self.get, path, self._list_query(token), res.name, stats)) if token else None
+            page = parse_list(res, body, f"GET {path}", projection)
+            del body
             items.extend(page.items)
+            stats.objects = len(items)
             api_version = page.api_version or api_version
-            token = page.continue_token
-            if not token:
+            if spool is not None:
+                spool.append(evidence_chunk(page.stripped, api_version, res.kind))
+            if page.continue_token != token:  # the token was not where the quick look expected it
+                if ahead is not None:
+                    ahead.discard()
+                ahead = None
+            query = self._list_query(page.continue_token)
+            if not page.continue_token:
                 return items, api_version
 
     def server_version(self) -> str | None:
@@ -346,11 +427,10 @@ class _Listed:
     error: SourceError | None = None
 
 
-def _list_one(client: KubeClient, res: Resource) -> _Listed:
-    stats = ResourceStats()
+def _list_one(client: KubeClient, res: Resource, stats: ResourceStats, spool: PageSpool) -> _Listed:
     began = time.perf_counter()
     try:
-        items, api_version = client.list(res, stats)
+        items, api_version = client.list(res, stats, projection_of(res.name), spool)
     except SourceError as exc:
         result = _Listed(None, "", stats, exc)
     else:
@@ -379,11 +459,17 @@ def _collect_service(context: LiveContext, source: ServiceSource) -> _Fetched:
     return _Fetched(documents, time.perf_counter() - began)
 
 
-def _run_within(tasks: list[Callable[[], Any]], until: float, report: Callable[[int, Any], None]) -> set[int]:
+def _run_within(
+    tasks: list[Callable[[], Any]],
+    until: float,
+    report: Callable[[int, Any], None],
+    tick: Callable[[set[int]], None] | None = None,
+) -> set[int]:
     """Run tasks on daemon threads (at most WORKERS at once) until all are done or `until`; the indexes not done.
 
-    Results are handed to `report` on the calling thread, so the state is only ever written there.
-    Daemon threads: a task stuck past the deadline cannot keep the process alive after the run.
+    Results are handed to `report` on the calling thread, so the state is only ever written there; so
+    is `tick`, every PROGRESS_SECONDS with the indexes still pending. Daemon threads: a task stuck past
+    the deadline cannot keep the process alive after the run.
     """
     todo: queue.SimpleQueue[int] = queue.SimpleQueue()
     for index in range(len(tasks)):
@@ -406,11 +492,18 @@ def _run_within(tasks: list[Callable[[], Any]], until: float, report: Callable[[
     for number in range(min(WORKERS, len(tasks))):
         threading.Thread(target=work, name=f"collect-{number}", daemon=True).start()
     pending = set(range(len(tasks)))
+    next_tick = time.monotonic() + PROGRESS_SECONDS
     while pending:
-        try:
-            index, outcome = done.get(timeout=max(until - time.monotonic(), 0.0))
-        except queue.Empty:
+        now = time.monotonic()
+        if now >= until:
             break
+        if tick is not None and now >= next_tick:
+            tick(pending)
+            next_tick = now + PROGRESS_SECONDS
+        try:
+            index, outcome = done.get(timeout=max(min(until, next_tick) - now, 0.0))
+        except queue.Empty:
+            continue
         pending.discard(index)
         report(index, outcome)
     stop.set()
@@ -443,8 +536,10 @@ def collect_live(
     version: list[str | None] = [None]
 
     # Task 0 is the server version, then one per resource, then one per service.
+    running = {res.name: ResourceStats() for res in wanted}  # filled in by the lists as they go
+    spools = {res.name: PageSpool() for res in wanted}
     tasks: list[Callable[[], Any]] = [client.server_version]
-    tasks += [partial(_list_one, client, res) for res in wanted]
+    tasks += [partial(_list_one, client, res, running[res.name], spools[res.name]) for res in wanted]
     tasks += [partial(_collect_service, context, src) for src in services]
     names = ["version"] + [r.name for r in wanted] + [s.name for s in services]
 
@@ -476,7 +571,27 @@ def collect_live(
             extra = f", {summarize(retries)}" if retries else ""
             progress(f"{src.name}: {shown}{extra}, {outcome.seconds:.2f}s")
 
-    unfinished = _run_within(tasks, deadline.at + GRACE_SECONDS, report)
+    def tick(pending: set[int]) -> None:
+        if progress is None:
+            return
+        for index in sorted(i for i in pending if 0 < i <= len(wanted)):
+            stats = running[wanted[index - 1].name]
+            if stats.requests:
+                so_far = f"{stats.objects} objects so far, {stats.requests} requests"
+                progress(f"{wanted[index - 1].name}: {so_far}, {time.perf_counter() - began:.1f}s")
+
+    # The parsed objects live as long as the run: the cyclic collector would walk all of them again and
+    # again as they pile up (several times the parsing itself on a large cluster), and they hold no cycles.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        unfinished = _run_within(tasks, deadline.at + GRACE_SECONDS, report, tick)
+    finally:
+        if collecting:
+            # What was parsed stays for the run: out of the collector's sight, not walked again by every
+            # later collection. Parsed JSON holds no cycles, so a discarded state is still freed (by refcount).
+            gc.freeze()
+            gc.enable()
     elapsed = time.perf_counter() - began
     late = f"did not finish within {deadline.label} (still running after {seconds_text(elapsed)})"
     for index in sorted(unfinished):
@@ -496,9 +611,11 @@ def collect_live(
         listed = lists[res.name]
         if listed.error is not None or listed.items is None:
             state.errors[res.name] = listed.error or SourceError(res.name, "no items")
+            spools[res.name].close()
         else:
             state.lists[res.name] = listed.items
             state.api_versions[res.name] = listed.api_version
+            state.spools[res.name] = spools[res.name]
         state.stats[res.name] = listed.stats
     for src in services:
         service = fetched[src.name]

@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from conformance.cluster.projection import Projection, project
 from conformance.cluster.redaction import strip_object
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
@@ -72,10 +73,14 @@ class ListPage:
     items: list[dict[str, Any]]
     api_version: str | None
     continue_token: str | None
+    stripped: list[dict[str, Any]]  # the whole objects, stripped (the same list as `items` without a projection)
 
 
-def parse_list(resource: Resource, body: bytes, origin: str) -> ListPage:
-    """Items of a list document (kubectl `List` or a typed `...List`), stripped; SourceError if malformed."""
+def parse_list(resource: Resource, body: bytes, origin: str, projection: Projection | None = None) -> ListPage:
+    """Items of a list document (kubectl `List` or a typed `...List`), stripped; SourceError if malformed.
+
+    With a projection, the items are the projected copies and `stripped` the whole objects, stripped.
+    """
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -95,9 +100,10 @@ def parse_list(resource: Resource, body: bytes, origin: str) -> ListPage:
     metadata = document.get("metadata")
     token = metadata.get("continue") if isinstance(metadata, dict) else None
     return ListPage(
-        items,
+        items if projection is None else [project(item, projection) for item in items],
         api_version if isinstance(api_version, str) else None,
         token if isinstance(token, str) and token else None,
+        items,
     )
 
 

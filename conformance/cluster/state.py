@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from conformance.cluster.resources import Resource
+from conformance.cluster.spool import PageSpool
 from conformance.errors import SourceError
 
 Object = dict[str, Any]
@@ -44,6 +45,8 @@ class ClusterState:
     documents: dict[str, bytes] = field(default_factory=dict)
     service_errors: dict[str, SourceError] = field(default_factory=dict)
     member: str = ""  # the fleet cluster this state belongs to ("" in a single-cluster run)
+    # A live run's evidence per resource: the whole objects, stripped, while `lists` holds projections.
+    spools: dict[str, PageSpool] = field(default_factory=dict, compare=False, repr=False)
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
 

@@ -1,0 +1,338 @@
+"""`python -m bench`: the suite's cost on a generated cluster, as ratios to fetching the same lists raw.
+
+For each size: a generated cluster served over HTTP by the suite's Kubernetes API test server (in its own
+process, with real paging), then, several times each, medians reported:
+  (a) baseline: every list the profile reads, fetched as raw bytes with the same page size, no parsing
+      (what `kubectl get --raw` transfers), one list after another, in this process;
+  (b) the full run: `pytest --profile=bench/profile.yaml` (collection, every check, every report);
+  (c) collection alone: collect_live for the same resources, in a process of its own;
+  (s) pytest's own start-up: the same command with --collect-only (plugins, profile, kubeconfig, items).
+Ratios b/a, (b-s)/a and c/a, peak RSS of (b) and (c), and the API requests of the full run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlencode
+
+import orjson
+import urllib3
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILE = ROOT / "bench" / "profile.yaml"
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[str]
+    url: str
+    kubeconfig: Path
+    objects: dict[str, int]
+    token: str
+
+    def requests(self) -> list[dict[str, Any]]:
+        """The requests the server received since the last call."""
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write("requests\n")
+        self.process.stdin.flush()
+        answer: list[dict[str, Any]] = orjson.loads(self.process.stdout.readline())
+        return answer
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.write("quit\n")
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+
+
+def start_server(pods: int, delay: float, workdir: Path) -> Server:
+    from bench.serve import TOKEN
+
+    kubeconfig = workdir / "kubeconfig"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench.serve",
+            "--pods",
+            str(pods),
+            "--delay",
+            str(delay),
+            "--kubeconfig",
+            str(kubeconfig),
+        ],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise SystemExit(f"the benchmark server did not start (exit {process.wait()})")
+    ready = orjson.loads(line)
+    return Server(process, ready["url"], kubeconfig, ready["objects"], TOKEN)
+
+
+def run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int, str, int]:
+    """Wall seconds, peak RSS (KiB), stdout and exit code of one child process, measured alone (wait4)."""
+    with tempfile.TemporaryFile("w+") as out:
+        began = time.perf_counter()
+        process = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - began
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        return seconds, usage.ru_maxrss, out.read(), process.returncode
+
+
+def list_path(name: str, group_versions: dict[str, str]) -> str:
+    plural, _, group = name.partition(".")
+    return f"/api/v1/{plural}" if not group else f"/apis/{group}/{group_versions[group]}/{plural}"
+
+
+def baseline(server: Server, paths: list[str], page_size: int) -> tuple[float, int, int]:
+    """Fetch every list raw, page by page, as the suite asks for them; (seconds, bytes, requests)."""
+    pool = urllib3.PoolManager(maxsize=2)
+    headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
+    total = requests = 0
+    began = time.perf_counter()
+    for path in paths:
+        query: dict[str, str] = {
+            "limit": str(page_size),
+            "resourceVersion": "0",
+            "resourceVersionMatch": "NotOlderThan",
+        }
+        while True:
+            body = pool.request("GET", f"{server.url}{path}?{urlencode(query)}", headers=headers).data
+            requests += 1
+            total += len(body)
+            # Only the continue token is looked for, without parsing the page: it is in the list's metadata.
+            token = _continue_token(body)
+            if not token:
+                break
+            query = {"limit": str(page_size), "continue": token}
+    return time.perf_counter() - began, total, requests
+
+
+def _continue_token(body: bytes) -> str | None:
+    head = body[: body.find(b'"items"')] if b'"items"' in body else body
+    marker = b'"continue":"'
+    at = head.find(marker)
+    if at < 0:
+        return None
+    start = at + len(marker)
+    return head[start : head.index(b'"', start)].decode()
+
+
+@dataclass
+class Sample:
+    baseline: list[float] = field(default_factory=list)
+    baseline_bytes: int = 0
+    baseline_requests: int = 0
+    full: list[float] = field(default_factory=list)
+    full_rss: list[int] = field(default_factory=list)
+    collect: list[float] = field(default_factory=list)
+    collect_wall: list[float] = field(default_factory=list)
+    collect_rss: list[int] = field(default_factory=list)
+    startup: list[float] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+    pages: dict[str, int] = field(default_factory=dict)
+    queries: list[dict[str, str]] = field(default_factory=list)
+    outcome: str = ""
+    progress: list[str] = field(default_factory=list)
+
+
+def pytest_command(server: Server, profile: Path, reports: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--rootdir={ROOT}",
+        "-c",
+        str(ROOT / "pyproject.toml"),
+        str(ROOT / "conformance"),
+        f"--profile={profile}",
+        f"--kubeconfig={server.kubeconfig}",
+        f"--reports={reports}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
+
+
+def classify(requests: list[dict[str, Any]], sample: Sample) -> list[str]:
+    """Count the full run's requests by kind; the list paths in the order first seen."""
+    paths: list[str] = []
+    for request in requests:
+        path = request["path"]
+        parts = [p for p in path.split("/") if p]
+        is_list = (parts[:2] == ["api", "v1"] and len(parts) == 3) or (parts[:1] == ["apis"] and len(parts) == 4)
+        if request["method"] != "GET":
+            sample.requests["writes (SelfSubjectReview)"] += 1
+        elif "/namespaces/" in path and ("pods" in parts or "deployments" in parts):
+            sample.requests["per-namespace lists"] += 1
+        elif is_list:
+            sample.requests["list pages"] += 1
+            if path not in paths:
+                paths.append(path)
+                sample.queries.append(request["query"])
+            name = parts[2] if parts[0] == "api" else f"{parts[3]}.{parts[1]}"
+            sample.pages[name] = sample.pages.get(name, 0) + 1
+        elif path == "/version" or parts[:1] in (["api"], ["apis"]):
+            sample.requests["discovery and version"] += 1
+        else:
+            sample.requests["other"] += 1
+    sample.requests["total"] = len(requests)
+    return paths
+
+
+def measure(pods: int, runs: int, page_size: int, delay: float, out: IO[str]) -> Sample:
+    sample = Sample()
+    with tempfile.TemporaryDirectory(prefix="conformance-bench-") as temp:
+        workdir = Path(temp)
+        began = time.perf_counter()
+        server = start_server(pods, delay, workdir)
+        out.write(f"  cluster generated and served in {time.perf_counter() - began:.1f}s: {server.objects}\n")
+        profile = workdir / "bench.yaml"
+        profile.write_text(
+            f"extends: {PROFILE}\napiVersion: conformance/v1alpha1\nkind: Profile\n"
+            f"metadata: {{name: bench}}\ncollection: {{page_size: {page_size}, budget: 10m}}\n"
+        )
+        try:
+            paths: list[str] = []
+            resources: list[str] = []
+            for run in range(runs):
+                server.requests()
+                seconds, rss, output, code = run_measured(
+                    pytest_command(server, profile, workdir / "reports", "--collect-only")
+                )
+                sample.startup.append(seconds)
+                server.requests()
+                seconds, rss, output, code = run_measured(pytest_command(server, profile, workdir / "reports"))
+                sample.full.append(seconds)
+                sample.full_rss.append(rss)
+                lines = output.strip().splitlines()
+                sample.outcome = next((line for line in reversed(lines) if line.startswith("conformance ")), "")
+                sample.outcome = (
+                    f"exit {code}; {sample.outcome}" if sample.outcome else f"exit {code}: {output[-2000:]}"
+                )
+                sample.progress = [line for line in lines if line.startswith("collect")]
+                if run == 0:
+                    sample.requests.clear()
+                    sample.pages.clear()
+                    paths = classify(server.requests(), sample)
+                    resources = [
+                        p.split("/")[3] if p.startswith("/api/") else f"{p.split('/')[4]}.{p.split('/')[2]}"
+                        for p in paths
+                    ]
+                else:
+                    server.requests()
+                seconds, sample.baseline_bytes, sample.baseline_requests = baseline(server, paths, page_size)
+                sample.baseline.append(seconds)
+                server.requests()
+                seconds, rss, output, code = run_measured(
+                    [sys.executable, "-m", "bench.collect", str(server.kubeconfig), str(profile), *resources]
+                )
+                if code != 0:
+                    raise SystemExit(f"collection failed:\n{output}")
+                collected = orjson.loads(output.strip().splitlines()[-1])
+                sample.collect.append(collected["seconds"])
+                sample.collect_wall.append(seconds)
+                sample.collect_rss.append(rss)
+                server.requests()
+                out.write(
+                    f"  run {run + 1}/{runs}: baseline {sample.baseline[-1]:.2f}s, full {sample.full[-1]:.2f}s "
+                    f"(start-up {sample.startup[-1]:.2f}s), collection {sample.collect[-1]:.2f}s\n"
+                )
+                out.flush()
+        finally:
+            server.stop()
+    return sample
+
+
+def report(pods: int, sample: Sample, out: IO[str]) -> dict[str, Any]:
+    med = statistics.median
+    a, b, c, s = med(sample.baseline), med(sample.full), med(sample.collect), med(sample.startup)
+    result = {
+        "pods": pods,
+        "runs": len(sample.full),
+        "baseline_seconds": round(a, 3),
+        "baseline_mb": round(sample.baseline_bytes / 1e6, 1),
+        "baseline_requests": sample.baseline_requests,
+        "full_seconds": round(b, 3),
+        "startup_seconds": round(s, 3),
+        "collection_seconds": round(c, 3),
+        "collection_process_seconds": round(med(sample.collect_wall), 3),
+        "full_over_baseline": round(b / a, 2),
+        "full_minus_startup_over_baseline": round((b - s) / a, 2),
+        "collection_over_baseline": round(c / a, 2),
+        "full_peak_rss_mb": round(max(sample.full_rss) / 1024, 1),
+        "collection_peak_rss_mb": round(max(sample.collect_rss) / 1024, 1),
+        "requests": dict(sample.requests),
+        "pages": sample.pages,
+        "first_page_queries": sample.queries,
+        "outcome": sample.outcome,
+    }
+    out.write(
+        f"\n{pods} pods ({result['baseline_mb']} MB in {sample.baseline_requests} pages), "
+        f"medians of {len(sample.full)} runs\n"
+        f"  (a) baseline, raw lists:        {a:7.2f}s\n"
+        f"  (b) full pytest run:            {b:7.2f}s   b/a = {b / a:.2f}   (b-s)/a = {(b - s) / a:.2f}\n"
+        f"  (s) pytest start-up:            {s:7.2f}s\n"
+        f"  (c) collection alone:           {c:7.2f}s   c/a = {c / a:.2f}   (process {med(sample.collect_wall):.2f}s)\n"
+        f"  peak RSS: full run {result['full_peak_rss_mb']} MB, collection {result['collection_peak_rss_mb']} MB\n"
+        f"  API requests of the full run: {dict(sample.requests)}\n"
+        f"  list pages per resource: {sample.pages}\n"
+        f"  {sample.outcome}\n"
+    )
+    if sample.progress:
+        out.write(
+            "  progress lines: "
+            + " | ".join(sample.progress[:4])
+            + (" | ..." if len(sample.progress) > 4 else "")
+            + "\n"
+        )
+    out.flush()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--pods", default="10000", help="cluster sizes, comma-separated (default 10000)")
+    parser.add_argument("--runs", type=int, default=3, help="runs per size; medians are reported (default 3)")
+    parser.add_argument("--page-size", type=int, default=500, help="list page size, for the suite and the baseline")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds the server waits before each list page")
+    parser.add_argument("--quick", action="store_true", help="one run of 1,000 pods (for CI)")
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    args = parser.parse_args(argv)
+    sizes = [1000] if args.quick else [int(n) for n in args.pods.split(",")]
+    runs = 1 if args.quick else args.runs
+    out = sys.stdout
+    out.write(f"benchmark: sizes {sizes}, {runs} runs each, page size {args.page_size}, delay {args.delay}s per page\n")
+    results = []
+    for pods in sizes:
+        out.write(f"\n{pods} pods:\n")
+        results.append(report(pods, measure(pods, runs, args.page_size, args.delay, out), out))
+    if args.json:
+        Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,83 @@
+"""What a live run keeps in memory of each object: the fields the checks read, nothing else.
+
+A 10,000-pod cluster is some 70 MB of JSON and about ten times that as Python objects; the checks read a
+small part of it (names, labels, phases, conditions, container states, requests). Each page is cut down
+to that part as it is parsed, so memory follows what the checks need, not what the cluster holds. The
+evidence of the run keeps the whole objects (conformance.cluster.evidence), stripped as always, so
+re-evaluating it offline judges the full objects and must reach the same verdicts: the tests that compare
+a live run with its evidence keep this list honest. A resource without a projection is kept whole.
+
+A projection is a tree: `KEEP` keeps a value whole; a mapping keeps those keys of an object, recursing
+into each; applied to a list, it applies to every element.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+KEEP = True
+Projection = dict[str, Any]
+
+METADATA: Projection = {
+    "name": KEEP,
+    "namespace": KEEP,
+    "uid": KEEP,
+    "labels": KEEP,
+    "generation": KEEP,
+    "creationTimestamp": KEEP,
+    "deletionTimestamp": KEEP,
+}
+_CONTAINER: Projection = {"name": KEEP, "restartPolicy": KEEP, "resources": KEEP}
+_CONTAINER_STATUS: Projection = {"name": KEEP, "ready": KEEP, "started": KEEP, "restartCount": KEEP, "state": KEEP}
+_WORKLOAD: Projection = {"metadata": METADATA, "spec": {"replicas": KEEP, "selector": KEEP}, "status": KEEP}
+
+PROJECTIONS: dict[str, Projection] = {
+    # kubectl's READY/STATUS/RESTARTS (podstatus), grace periods, requests, workload selection, hold.
+    "pods": {
+        "metadata": METADATA,
+        "spec": {
+            "nodeName": KEEP,
+            "overhead": KEEP,
+            "containers": _CONTAINER,
+            "initContainers": _CONTAINER,
+        },
+        "status": {
+            "phase": KEEP,
+            "reason": KEEP,
+            "message": KEEP,
+            "conditions": KEEP,
+            "initContainerStatuses": _CONTAINER_STATUS,
+            "containerStatuses": _CONTAINER_STATUS,
+        },
+    },
+    # Readiness, pressure, capacity and allocatable; not the image list, which is large on real nodes.
+    "nodes": {
+        "metadata": METADATA,
+        "spec": {"unschedulable": KEEP, "taints": KEEP},
+        "status": {"capacity": KEEP, "allocatable": KEEP, "conditions": KEEP, "nodeInfo": KEEP},
+    },
+    "namespaces": {"metadata": METADATA, "status": KEEP},
+    "persistentvolumeclaims": {"metadata": METADATA, "status": KEEP},
+    "deployments.apps": _WORKLOAD,
+    "statefulsets.apps": _WORKLOAD,
+    "daemonsets.apps": _WORKLOAD,
+    "replicasets.apps": _WORKLOAD,
+    "jobs.batch": {"metadata": METADATA, "status": KEEP},
+}
+
+
+def project(value: Any, projection: Projection) -> Any:
+    """The parts of `value` the projection keeps (a new object; `value` is left as it was)."""
+    if isinstance(value, list):
+        return [project(element, projection) for element in value]
+    if not isinstance(value, dict):
+        return value
+    kept: dict[str, Any] = {}
+    for key, inner in projection.items():
+        if key in value:
+            kept[key] = value[key] if inner is KEEP else project(value[key], inner)
+    return kept
+
+
+def projection_of(resource: str) -> Projection | None:
+    return PROJECTIONS.get(resource)
