@@ -81,10 +81,12 @@ def test_fleet_judges_each_cluster_against_its_profile_in_one_report(
     # What could not be evaluated still points at its evidence: meta.json says why pods are missing.
     records = json.loads((run.run_dir / "results.json").read_text())["checks"]
     blind = next(r for r in records if r["cluster"] == "ap" and r["name"].startswith("test_no_failing_pods"))
-    assert blind["verdict"] == "error" and blind["evidence"] == ["meta.json"]
+    assert blind["verdict"] == "error"
+    assert blind["evidence"] == ["meta.json"]
     assert "pods" in json.loads((run.run_dir / "evidence" / "ap" / "meta.json").read_text())["errors"]
     kong = next(r for r in records if r["name"] == "test_workload_ready[ap:kong/Deployment/kong]")
-    assert kong["verdict"] == "error" and kong["evidence"] == ["deployments.apps", "meta.json"]
+    assert kong["verdict"] == "error"
+    assert kong["evidence"] == ["deployments.apps", "meta.json"]
 
     # The terminal: one line per cluster, then the run's last line.
     lines = run.result.stdout.lines

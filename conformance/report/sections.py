@@ -380,6 +380,7 @@ def fleet_matrix(view: RunView) -> str:
     for index, r in enumerate(view.records):
         cells[(r.check, r.cluster)] = (index, r)
         areas.setdefault(r.check, r.area)
+
     def settled(check: str) -> bool:
         return all(cells[(check, c)][1].verdict in ("passed", "waived") for c in clusters if (check, c) in cells)
 
