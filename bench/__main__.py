@@ -200,7 +200,7 @@ def classify(requests: list[dict[str, Any]], sample: Sample) -> list[str]:
     return paths
 
 
-def measure(pods: int, runs: int, page_size: int, delay: float, out: IO[str]) -> Sample:
+def measure(pods: int, runs: int, page_size: int, delay: float, evidence: str, out: IO[str]) -> Sample:
     sample = Sample()
     with tempfile.TemporaryDirectory(prefix="conformance-bench-") as temp:
         workdir = Path(temp)
@@ -210,7 +210,7 @@ def measure(pods: int, runs: int, page_size: int, delay: float, out: IO[str]) ->
         profile = workdir / "bench.yaml"
         profile.write_text(
             f"extends: {PROFILE}\napiVersion: conformance/v1alpha1\nkind: Profile\n"
-            f"metadata: {{name: bench}}\ncollection: {{page_size: {page_size}, budget: 10m}}\n"
+            f"metadata: {{name: bench}}\ncollection: {{page_size: {page_size}, budget: 10m, evidence: {evidence}}}\n"
         )
         try:
             paths: list[str] = []
@@ -318,17 +318,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs per size; medians are reported (default 3)")
     parser.add_argument("--page-size", type=int, default=500, help="list page size, for the suite and the baseline")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds the server waits before each list page")
+    parser.add_argument(
+        "--evidence",
+        choices=("whole", "judged"),
+        default="whole",
+        help="the profile's collection.evidence: whole objects (the default) or the fields the checks judge",
+    )
     parser.add_argument("--quick", action="store_true", help="one run of 1,000 pods (for CI)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
     sizes = [1000] if args.quick else [int(n) for n in args.pods.split(",")]
     runs = 1 if args.quick else args.runs
     out = sys.stdout
-    out.write(f"benchmark: sizes {sizes}, {runs} runs each, page size {args.page_size}, delay {args.delay}s per page\n")
+    out.write(
+        f"benchmark: sizes {sizes}, {runs} runs each, page size {args.page_size}, delay {args.delay}s per page, "
+        f"{args.evidence} evidence\n"
+    )
     results = []
     for pods in sizes:
         out.write(f"\n{pods} pods:\n")
-        results.append(report(pods, measure(pods, runs, args.page_size, args.delay, out), out))
+        sample = measure(pods, runs, args.page_size, args.delay, args.evidence, out)
+        results.append({**report(pods, sample, out), "delay": args.delay, "evidence": args.evidence})
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))
     return 0

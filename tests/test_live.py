@@ -10,8 +10,11 @@ import pytest
 import yaml
 
 from conformance.cluster.live import KubeClient, collect_live, load_target
+from conformance.cluster.projection import list_decoder
 from conformance.cluster.resources import KNOWN, PODS
+from conformance.cluster.snapshot import parse_projected
 from conformance.cluster.state import ResourceStats
+from conformance.errors import SourceError
 from conformance.gate import BAD_INPUT
 from conformance.profile.model import Collection, Profile
 
@@ -82,20 +85,32 @@ def test_live_run_matches_the_snapshot_run_and_pages_every_list(
     assert all(r.has_authorization for r in server.requests)
 
 
+@pytest.mark.parametrize("evidence", ["whole", "judged"])
 def test_live_evidence_re_evaluates_offline_to_the_same_verdicts(
-    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+    evidence: str, server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
 ) -> None:
-    first = live(pytester, kubeconfig)
-    evidence = first.run_dir / "evidence"
-    assert (evidence / "meta.json").is_file()
-    assert (evidence / "kubernetes" / "pods.json").is_file()
-    again = run_suite(pytester, f"--snapshot={evidence}", profile=str(kubernetes_profile(pytester.path)))
+    profile = str(kubernetes_profile(pytester.path, evidence=evidence))
+    first = live(pytester, kubeconfig, profile=profile)
+    directory = first.run_dir / "evidence"
+    assert (directory / "meta.json").is_file()
+    assert (directory / "kubernetes" / "pods.json").is_file()
+    again = run_suite(pytester, f"--snapshot={directory}", profile=profile)
     assert outcomes_of(again) == outcomes_of(first)
-    stored = (evidence / "kubernetes" / "pods.json").read_text() + (
-        evidence / "kubernetes" / "deployments.apps.json"
+    assert len(outcomes_of(first)) >= 60
+    stored = (directory / "kubernetes" / "pods.json").read_text() + (
+        directory / "kubernetes" / "deployments.apps.json"
     ).read_text()
     assert "managedFields" not in stored
     assert "last-applied-configuration" not in stored
+    pods = orjson.loads((directory / "kubernetes" / "pods.json").read_bytes())["items"]
+    assert len(pods) == 80
+    assert all(pod["kind"] == "Pod" and pod["apiVersion"] == "v1" for pod in pods)
+    images = [c.get("image") for pod in pods for c in pod["spec"]["containers"]]
+    if evidence == "whole":
+        assert all(images)  # whole objects, as the API server sent them (stripped)
+    else:
+        assert not any(images)  # only what the checks judge
+        assert not any("annotations" in pod["metadata"] for pod in pods)
     for path in first.run_dir.rglob("*"):
         if path.is_file():
             assert TOKEN not in path.read_text(errors="replace"), path
@@ -238,3 +253,18 @@ def test_a_long_list_reports_its_progress_while_it_runs(server: KubeApiServer, k
     assert during, lines
     assert re.fullmatch(r"pods: \d+ objects so far, \d+ requests, \d+\.\ds", during[0])
     assert lines[-1].startswith("pods: 80 objects, 4 requests")
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b'{"kind":"PodList","items":[{"metadata":"pod-a"}]}', r"not a well-formed list: .*\$\.items\[0\]\.metadata"),
+        (b'{"kind":"PodList","items":[{"metadata":{"namespace":"x"}}]}', r"items\[0\] has no metadata\.name"),
+        (b'{"kind":"PodList","items":[', "is not valid JSON"),
+        (b'{"kind":"Status","status":"Failure"}', "is not a list: it has no items array"),
+    ],
+    ids=["metadata-not-an-object", "no-name", "truncated", "not-a-list"],
+)
+def test_projected_pages_that_are_malformed_are_errors_naming_where(body: bytes, problem: str) -> None:
+    with pytest.raises(SourceError, match=problem):
+        parse_projected(PODS, body, "GET /api/v1/pods", list_decoder("pods"))

@@ -2,12 +2,14 @@
 
 Every byte written passes through conformance.secrets: Kubernetes lists, service bodies (already
 sanitized by their service) and meta.json alike. Lists are kubectl `List` documents with one object a
-line; a live run's are written from the pages it spooled as it read them (whole objects, stripped by
-conformance.cluster.redaction), one page at a time, never re-serialized from what the checks kept.
+line; a live run's are written from the pages it spooled as the API server sent them, one page at a
+time, each stripped (conformance.cluster.redaction) as it is written: whole objects, never the
+projections the checks kept.
 """
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ import orjson
 
 from conformance import __version__, secrets
 from conformance.cluster.resources import Resource, resource
+from conformance.cluster.snapshot import parse_list
 from conformance.cluster.state import ClusterState
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
@@ -32,6 +35,11 @@ def evidence_chunk(items: Iterable[dict[str, Any]], api_version: str, kind: str)
     if not kind:
         return b",\n".join(orjson.dumps(item) for item in items)
     return b",\n".join(orjson.dumps({"apiVersion": api_version, "kind": kind, **item}) for item in items)
+
+
+def _page_chunk(res: Resource, page: bytes, api_version: str) -> bytes:
+    """A page as the API server sent it, as lines of the evidence List: whole objects, stripped."""
+    return evidence_chunk(parse_list(res, page, f"the spooled {res.name} page").items, api_version, res.kind)
 
 
 def _store(path: Path, body: bytes) -> Path:
@@ -78,14 +86,29 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         meta["collected_at_unknown"] = True
     meta_body = orjson.dumps({k: v for k, v in meta.items() if v is not None}, option=_OPTIONS)
     written.append(_store(directory / "meta.json", meta_body))
-    for name, items in sorted(state.lists.items()):
-        res = resource(name)
-        spool = state.spools.get(name)
-        if spool is not None:
-            chunks: Iterable[bytes] = spool
-        else:
-            chunks = [evidence_chunk(items, state.api_versions.get(name) or default_api_version(res), res.kind)]
-        written.append(_store_list(directory / res.snapshot_file, chunks))
+    # Parsing whole pages makes millions of short-lived objects without cycles: the cyclic collector would
+    # only walk them again and again (as while collecting, conformance.cluster.live).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        written += _write_lists(state, directory)
+    finally:
+        if collecting:
+            gc.enable()
     for key, body in sorted(state.documents.items()):
         written.append(_store(directory / key, body))
+    return written
+
+
+def _write_lists(state: ClusterState, directory: Path) -> list[Path]:
+    written: list[Path] = []
+    for name, items in sorted(state.lists.items()):
+        res = resource(name)
+        api_version = state.api_versions.get(name) or default_api_version(res)
+        spool = state.spools.get(name)
+        if spool is not None:
+            chunks: Iterable[bytes] = (_page_chunk(res, page, api_version) for page in spool)
+        else:
+            chunks = [evidence_chunk(items, api_version, res.kind)]
+        written.append(_store_list(directory / res.snapshot_file, chunks))
     return written

@@ -24,10 +24,9 @@ import orjson
 import urllib3
 
 from conformance import __version__
-from conformance.cluster.evidence import evidence_chunk
-from conformance.cluster.projection import Projection, projection_of
+from conformance.cluster.projection import list_decoder
 from conformance.cluster.resources import Resource
-from conformance.cluster.snapshot import parse_list
+from conformance.cluster.snapshot import parse_list, parse_projected
 from conformance.cluster.spool import PageSpool
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
 from conformance.errors import ConformanceError, SourceError
@@ -347,14 +346,15 @@ class KubeClient:
         self,
         res: Resource,
         stats: ResourceStats,
-        projection: Projection | None = None,
         spool: PageSpool | None = None,
     ) -> tuple[list[dict[str, Any]], str]:
         """Every object of a resource, page by page; a 410 on a continue token restarts the list.
 
-        The next page is requested while this one is parsed. With a projection only the projected
-        objects are kept; with a spool each page's whole objects, stripped, go there as evidence.
+        The next page is requested while this one is parsed. Resources with a projection keep only the
+        projected objects (conformance.cluster.projection); with a spool each page, as the API server sent
+        it, goes there, for conformance.cluster.evidence to strip and write.
         """
+        decoder = list_decoder(res.name)
         group_version = self.group_version(res, stats)
         prefix = "/api" if not res.group else "/apis"
         path = f"{prefix}/{group_version}/{res.plural}"
@@ -378,13 +378,14 @@ class KubeClient:
                 raise
             token = _continue_token(body)
             ahead = _Prefetch(partial(self.get, path, self._list_query(token), res.name, stats)) if token else None
-            page = parse_list(res, body, f"GET {path}", projection)
+            origin = f"GET {path}"
+            page = parse_list(res, body, origin) if decoder is None else parse_projected(res, body, origin, decoder)
+            if spool is not None:
+                spool.append(body)
             del body
             items.extend(page.items)
             stats.objects = len(items)
             api_version = page.api_version or api_version
-            if spool is not None:
-                spool.append(evidence_chunk(page.stripped, api_version, res.kind))
             if page.continue_token != token:  # the token was not where the quick look expected it
                 if ahead is not None:
                     ahead.discard()
@@ -427,10 +428,10 @@ class _Listed:
     error: SourceError | None = None
 
 
-def _list_one(client: KubeClient, res: Resource, stats: ResourceStats, spool: PageSpool) -> _Listed:
+def _list_one(client: KubeClient, res: Resource, stats: ResourceStats, spool: PageSpool | None) -> _Listed:
     began = time.perf_counter()
     try:
-        items, api_version = client.list(res, stats, projection_of(res.name), spool)
+        items, api_version = client.list(res, stats, spool)
     except SourceError as exc:
         result = _Listed(None, "", stats, exc)
     else:
@@ -537,9 +538,10 @@ def collect_live(
 
     # Task 0 is the server version, then one per resource, then one per service.
     running = {res.name: ResourceStats() for res in wanted}  # filled in by the lists as they go
-    spools = {res.name: PageSpool() for res in wanted}
+    # Whole-object evidence is written from the pages as read; judged evidence from what the checks keep.
+    spools = {res.name: PageSpool() for res in wanted if collection.evidence == "whole"}
     tasks: list[Callable[[], Any]] = [client.server_version]
-    tasks += [partial(_list_one, client, res, running[res.name], spools[res.name]) for res in wanted]
+    tasks += [partial(_list_one, client, res, running[res.name], spools.get(res.name)) for res in wanted]
     tasks += [partial(_collect_service, context, src) for src in services]
     names = ["version"] + [r.name for r in wanted] + [s.name for s in services]
 
@@ -611,11 +613,13 @@ def collect_live(
         listed = lists[res.name]
         if listed.error is not None or listed.items is None:
             state.errors[res.name] = listed.error or SourceError(res.name, "no items")
-            spools[res.name].close()
+            if res.name in spools:
+                spools[res.name].close()
         else:
             state.lists[res.name] = listed.items
             state.api_versions[res.name] = listed.api_version
-            state.spools[res.name] = spools[res.name]
+            if res.name in spools:
+                state.spools[res.name] = spools[res.name]
         state.stats[res.name] = listed.stats
     for src in services:
         service = fetched[src.name]

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
-from conformance.cluster.projection import Projection, project
 from conformance.cluster.redaction import strip_object
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
@@ -73,18 +73,23 @@ class ListPage:
     items: list[dict[str, Any]]
     api_version: str | None
     continue_token: str | None
-    stripped: list[dict[str, Any]]  # the whole objects, stripped (the same list as `items` without a projection)
 
 
-def parse_list(resource: Resource, body: bytes, origin: str, projection: Projection | None = None) -> ListPage:
-    """Items of a list document (kubectl `List` or a typed `...List`), stripped; SourceError if malformed.
+def _page_facts(document: dict[str, Any], items: list[Any]) -> tuple[str | None, str | None]:
+    """(apiVersion of the items, continue token) of a parsed list document."""
+    api_version = document.get("apiVersion")
+    if document.get("kind") == "List" and items and isinstance(items[0], dict):
+        api_version = items[0].get("apiVersion", api_version)
+    metadata = document.get("metadata")
+    token = metadata.get("continue") if isinstance(metadata, dict) else None
+    return (
+        api_version if isinstance(api_version, str) else None,
+        token if isinstance(token, str) and token else None,
+    )
 
-    With a projection, the items are the projected copies and `stripped` the whole objects, stripped.
-    """
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise SourceError(resource.name, f"{origin} is not valid JSON ({exc})") from None
+
+def _page(resource: Resource, document: Any, origin: str) -> ListPage:
+    """A parsed list document as a page; SourceError if it is not a list or an item has no name."""
     if not isinstance(document, dict) or not isinstance(document.get("items"), list):
         raise SourceError(resource.name, f"{origin} is not a list: it has no items array")
     items = document["items"]
@@ -93,18 +98,31 @@ def parse_list(resource: Resource, body: bytes, origin: str, projection: Project
             raise SourceError(resource.name, f"{origin}: items[{position}] has no metadata")
         if not item["metadata"].get("name"):
             raise SourceError(resource.name, f"{origin}: items[{position}] has no metadata.name")
+    return ListPage(items, *_page_facts(document, items))
+
+
+def parse_list(resource: Resource, body: bytes, origin: str) -> ListPage:
+    """Items of a list document (kubectl `List` or a typed `...List`), stripped; SourceError if malformed."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise SourceError(resource.name, f"{origin} is not valid JSON ({exc})") from None
+    page = _page(resource, document, origin)
+    for item in page.items:
         strip_object(item)
-    api_version = document.get("apiVersion")
-    if document.get("kind") == "List" and items:
-        api_version = items[0].get("apiVersion", api_version)
-    metadata = document.get("metadata")
-    token = metadata.get("continue") if isinstance(metadata, dict) else None
-    return ListPage(
-        items if projection is None else [project(item, projection) for item in items],
-        api_version if isinstance(api_version, str) else None,
-        token if isinstance(token, str) and token else None,
-        items,
-    )
+    return page
+
+
+def parse_projected(resource: Resource, body: bytes, origin: str, decoder: msgspec.json.Decoder[Any]) -> ListPage:
+    """The projected items of a list page (conformance.cluster.projection), parsed in one pass; SourceError
+    if malformed. What a projection keeps needs no stripping: it holds no annotations, env or managedFields."""
+    try:
+        document = decoder.decode(body)
+    except msgspec.ValidationError as exc:
+        raise SourceError(resource.name, f"{origin} is not a well-formed list: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise SourceError(resource.name, f"{origin} is not valid JSON ({exc})") from None
+    return _page(resource, document, origin)
 
 
 def read_services(

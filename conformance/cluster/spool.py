@@ -1,7 +1,7 @@
 """Evidence of a live list, kept on disk while the run goes on: one chunk of items per page, as bytes.
 
-The objects a live run keeps in memory are projections (conformance.cluster.projection); the whole
-objects, stripped, wait here until conformance.cluster.evidence writes them. An anonymous temporary
+The objects a live run keeps in memory are projections (conformance.cluster.projection); the pages as
+the API server sent them wait here until conformance.cluster.evidence strips and writes them. An anonymous temporary
 file: nothing is left behind, and a large cluster's evidence does not count against the run's memory.
 """
 

@@ -45,7 +45,7 @@ class ClusterState:
     documents: dict[str, bytes] = field(default_factory=dict)
     service_errors: dict[str, SourceError] = field(default_factory=dict)
     member: str = ""  # the fleet cluster this state belongs to ("" in a single-cluster run)
-    # A live run's evidence per resource: the whole objects, stripped, while `lists` holds projections.
+    # A live run's evidence per resource: its pages as read, while `lists` holds the projections checks read.
     spools: dict[str, PageSpool] = field(default_factory=dict, compare=False, repr=False)
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)

@@ -63,6 +63,11 @@ class Collection(Strict):
         gt=timedelta(0),
         description="Pause between re-collections while settling or holding.",
     )
+    evidence: Literal["whole", "judged"] = Field(
+        default="whole",
+        description="Live runs: evidence of each list as whole objects (stripped and redacted; the default) or "
+        "only the fields the checks judge (several times cheaper on large clusters).",
+    )
 
 
 class NamespacePods(Traced):
