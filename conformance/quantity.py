@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 
@@ -27,6 +28,8 @@ _QUANTITY = re.compile(
 QUANTITY_PATTERN = _QUANTITY.pattern
 
 
+# A cluster repeats a few quantities thousands of times (every replica's `100m`, `128Mi`); Decimals are immutable.
+@functools.lru_cache(maxsize=4096)
 def parse_quantity(text: str) -> Decimal:
     """Return the value of a quantity string; ValueError names the text when it is not one."""
     match = _QUANTITY.fullmatch(text)
