@@ -329,9 +329,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds the server waits before each list page")
     parser.add_argument(
         "--evidence",
-        choices=("whole", "judged"),
-        default="whole",
-        help="the profile's collection.evidence: whole objects (the default) or the fields the checks judge",
+        choices=("judged", "whole"),
+        default="judged",
+        help="the profile's collection.evidence: the fields the checks judge (the default) or whole objects",
     )
     parser.add_argument("--quick", action="store_true", help="one run of 1,000 pods (for CI)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")

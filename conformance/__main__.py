@@ -89,9 +89,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {secrets.redact_text(str(exc))}", file=sys.stderr)
         return 3
     profile = load_profile(args.profile, Path("profiles")).profile if args.profile else None
+    # A snapshot is for any profile to judge later: whole objects, whatever this profile's evidence setting.
+    chosen = profile or _capture_profile()
+    chosen = chosen.model_copy(update={"collection": chosen.collection.model_copy(update={"evidence": "whole"})})
     state = collect_live(
         target,
-        profile or _capture_profile(),
+        chosen,
         KNOWN.values(),
         service_sources(profile) if profile else (),
         progress=lambda line: print(line, file=sys.stderr),

@@ -63,10 +63,11 @@ class Collection(Strict):
         gt=timedelta(0),
         description="Pause between re-collections while settling or holding.",
     )
-    evidence: Literal["whole", "judged"] = Field(
-        default="whole",
-        description="Live runs: evidence of each list as whole objects (stripped and redacted; the default) or "
-        "only the fields the checks judge (several times cheaper on large clusters).",
+    evidence: Literal["judged", "whole"] = Field(
+        default="judged",
+        description="Live runs: evidence of each list as the fields the checks judge (the default; the objects "
+        "the verdicts rest on, unchanged) or as whole objects, stripped and redacted (about twice the run's "
+        "cost on large clusters).",
     )
 
 
