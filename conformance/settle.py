@@ -179,27 +179,30 @@ def collect(
     assert settings.target is not None
     profile = settings.profile.profile
     plan = config.stash.get(PLAN_KEY, None)
+    discovered: dict[str, str] = {}  # API group versions, asked once for every collection of this run
     holding = plan is not None and plan.hold is not None and _holds(session)
     show = say(config)
     if plan is not None and plan.hold is not None and not holding:
         show(f"holding: skipped, {hold.CHECK_NAME} is not selected in this run")
     if plan is None or (plan.settle is None and not holding):
-        return collect_live(settings.target, profile, resources, sources, progress)
+        return collect_live(settings.target, profile, resources, sources, progress, discovered=discovered)
     if plan.settle is not None:
-        outcome, state = settle(config, session, settings, plan.settle, plan.interval, resources, progress)
+        outcome, state = settle(
+            config, session, settings, plan.settle, plan.interval, resources, progress, discovered=discovered
+        )
         config.stash[SETTLE_KEY] = outcome
         _environment(config, "Settle", outcome.summary)
     else:
-        state = collect_live(settings.target, profile, resources, (), progress)
+        state = collect_live(settings.target, profile, resources, (), progress, discovered=discovered)
     if holding:
         assert plan.hold is not None
-        watched, state = watch(show, settings, plan.hold, plan.interval, state, resources)
+        watched, state = watch(show, settings, plan.hold, plan.interval, state, resources, discovered)
         hold.RESULT = watched
         config.stash[HOLD_KEY] = watched
         _environment(config, "Hold", watched.summary)
     if sources:
         # Services are read once, from the state the Kubernetes checks settled on: their clients are costlier.
-        _merge_services(state, collect_live(settings.target, profile, (), sources, progress))
+        _merge_services(state, collect_live(settings.target, profile, (), sources, progress, discovered=discovered))
     return state
 
 
@@ -227,6 +230,7 @@ def settle(
     interval: timedelta,
     resources: Sequence[Resource],
     progress: Callable[[str], None] | None = None,
+    discovered: dict[str, str] | None = None,
 ) -> tuple[SettleOutcome, ClusterState]:
     """Re-collect the Kubernetes resources until every selected Kubernetes check passes or `allowed` runs out."""
     assert settings.target is not None
@@ -239,7 +243,9 @@ def settle(
     collections = 0
     while True:
         # The first collection reports per resource as a plain run does; later ones only the progress line.
-        state = collect_live(settings.target, profile, resources, (), progress if collections == 0 else None)
+        state = collect_live(
+            settings.target, profile, resources, (), progress if collections == 0 else None, discovered=discovered
+        )
         collections += 1
         pending = pending_checks(checks, state, profile)
         elapsed = time.monotonic() - started
@@ -263,6 +269,7 @@ def watch(
     interval: timedelta,
     baseline: ClusterState,
     resources: Sequence[Resource],
+    discovered: dict[str, str] | None = None,
 ) -> tuple[hold.HoldOutcome, ClusterState]:
     """Hold for `window`: re-collect pods every interval against the baseline; the state at the end is returned."""
     assert settings.target is not None
@@ -277,11 +284,11 @@ def watch(
         elapsed = time.monotonic() - started
         if elapsed >= limit:
             # The window's last look is a full collection: the checks judge the state after the hold.
-            final = collect_live(settings.target, profile, resources, ())
+            final = collect_live(settings.target, profile, resources, (), discovered=discovered)
             watcher.observe(final, time.monotonic() - started)
             show(f"holding: {watcher.outcome.summary[0].lower()}{watcher.outcome.summary[1:]}")
             return watcher.outcome, final
-        sample = collect_live(settings.target, profile, (PODS,), ())
+        sample = collect_live(settings.target, profile, (PODS,), (), discovered=discovered)
         watcher.observe(sample, time.monotonic() - started)
         count = len(watcher.outcome.regressions)
         regressed = f"{count} pod{'' if count == 1 else 's'} regressed"

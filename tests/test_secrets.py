@@ -434,6 +434,8 @@ def canary_profile(directory: Path) -> Path:
     document["metadata"]["name"] = "canary"
     document["services"] = {"prometheus": document["services"]["prometheus"]}
     document.pop("waivers", None)
+    # Whole-object evidence: where the canary planted in annotations and env could reach a file at all.
+    document.setdefault("collection", {})["evidence"] = "whole"
     path = directory / "canary.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path

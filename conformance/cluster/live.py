@@ -193,6 +193,7 @@ class KubeClient:
         collection: Collection,
         sleep: Callable[[float], None] = time.sleep,
         deadline: Deadline | None = None,
+        discovered: dict[str, str] | None = None,
     ) -> None:
         cfg = target.configuration
         self.server = target.server.rstrip("/")
@@ -223,7 +224,8 @@ class KubeClient:
         self.deadline = deadline
         self.retry_log = RetryLog()
         self.transport = Transport(pool, timeout, collection.retries, sleep, deadline)
-        self._groups: dict[str, str] = {}
+        # API group -> preferred group version, shared by the collections of one run (settling re-collects).
+        self._groups: dict[str, str] = discovered if discovered is not None else {}
         self._group_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
@@ -518,16 +520,18 @@ def collect_live(
     sources: Iterable[ServiceSource] = (),
     progress: Callable[[str], None] | None = None,
     budget: timedelta | None = None,
+    discovered: dict[str, str] | None = None,
 ) -> ClusterState:
     """Collect resources and service bodies concurrently within the budget (default: the profile's).
 
     Each failure is kept with its reason and the rest go on; a source still running when the budget
-    is spent is an error saying so, never a wait past it.
+    is spent is an error saying so, never a wait past it. `discovered` carries the API groups' preferred
+    versions from one collection to the next, so re-collecting asks discovery nothing again.
     """
     collection = profile.collection
     deadline = Deadline((budget or collection.budget).total_seconds())
     began = time.perf_counter()
-    client = KubeClient(target, collection, deadline=deadline)
+    client = KubeClient(target, collection, deadline=deadline, discovered=discovered)
     wanted = list(resources)
     services = list(sources)
     started = datetime.now(UTC)
