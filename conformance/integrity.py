@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pytest
 
-from conformance import __version__, secrets
+from conformance import __version__, outputs, secrets
 from conformance.cluster.identity import ClusterIdentity, RunIdentity, live_identity, snapshot_identity
 from conformance.cluster.state import ClusterState
 from conformance.options import is_worker
@@ -86,8 +86,13 @@ def run_files(run_dir: Path) -> list[str]:
 
 
 def file_digests(run_dir: Path) -> dict[str, dict[str, Any]]:
+    """sha256 and size of every file of the run; evidence written by this run and unchanged since is not
+    read again (conformance.outputs hashed it as it was written)."""
     return {
-        relative: {"sha256": sha256_file(run_dir / relative), "size": (run_dir / relative).stat().st_size}
+        relative: {
+            "sha256": outputs.digest(run_dir / relative) or sha256_file(run_dir / relative),
+            "size": (run_dir / relative).stat().st_size,
+        }
         for relative in run_files(run_dir)
     }
 

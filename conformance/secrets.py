@@ -461,16 +461,26 @@ def redact_exception(exc: BaseException, _seen: set[int] | None = None) -> None:
             redact_exception(linked, seen)
 
 
+def registry_size() -> int:
+    """How many forms of secrets are registered: a file redacted at this size holds none of them."""
+    return len(_byte_forms)
+
+
 def scrub_files(paths: Iterable[Path]) -> list[Path]:
     """Rewrite files that hold a registered secret in any form (the last line of defence before a run
     ends); returns the files changed. Only registered values are replaced: patterns are applied where
-    text is produced, never to finished files whose markup they could mistake for credentials."""
+    text is produced, never to finished files whose markup they could mistake for credentials. Files the
+    run wrote through this layer with every secret now registered, and unchanged since, are not read again."""
+    from conformance import outputs
+
     changed: list[Path] = []
     forms = _byte_forms
     if not forms:
         return changed
     replacement = REDACTED.encode()
     for path in paths:
+        if outputs.clean(path, len(forms)):
+            continue
         try:
             data = path.read_bytes()
         except OSError:

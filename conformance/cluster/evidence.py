@@ -10,13 +10,13 @@ projections the checks kept.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from conformance import __version__, secrets
+from conformance import __version__, outputs, secrets
 from conformance.cluster.resources import Resource, resource
 from conformance.cluster.snapshot import parse_list
 from conformance.cluster.state import ClusterState
@@ -44,25 +44,26 @@ def _page_chunk(res: Resource, page: bytes, api_version: str) -> bytes:
 
 def _store(path: Path, body: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(secrets.redact_bytes(body))
-    return path
+    return outputs.write(path, [secrets.redact_bytes(body)], secrets.registry_size())
 
 
 def _store_list(path: Path, chunks: Iterable[bytes]) -> Path:
     """A List written chunk by chunk, each redacted on its own: chunks hold whole objects, so no secret spans two."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as out:
-        out.write(_LIST_HEAD)
+
+    def lines() -> Iterator[bytes]:
+        yield _LIST_HEAD
         first = True
         for chunk in chunks:
             if not chunk:
                 continue
             if not first:
-                out.write(b",\n")
-            out.write(secrets.redact_bytes(chunk))
+                yield b",\n"
+            yield secrets.redact_bytes(chunk)
             first = False
-        out.write(_LIST_TAIL)
-    return path
+        yield _LIST_TAIL
+
+    return outputs.write(path, lines(), secrets.registry_size())
 
 
 def write_evidence(state: ClusterState, directory: Path) -> list[Path]:

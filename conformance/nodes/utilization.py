@@ -150,7 +150,7 @@ def prometheus_usage(state: ClusterState, rule: Threshold, _profile: Profile) ->
     )
 
 
-def _container_requests(containers: Any, resource: str, owner: str) -> list[Decimal]:
+def _container_requests(containers: Any, resource: str, pod: dict[str, Any]) -> list[Decimal]:
     values = []
     for container in containers or ():
         raw = ((container.get("resources") or {}).get("requests") or {}).get(resource)
@@ -160,18 +160,22 @@ def _container_requests(containers: Any, resource: str, owner: str) -> list[Deci
         try:
             values.append(parse_quantity(str(raw)))
         except ValueError:
+            owner = f"pod {qualified_name(pod)}"
             raise MalformedObject(f"{owner}: request {resource} {raw!r} is not a quantity") from None
     return values
 
 
 def pod_request(pod: dict[str, Any], resource: str) -> Decimal:
     spec = pod.get("spec") or {}
-    owner = f"pod {qualified_name(pod)}"
-    regular = sum(_container_requests(spec.get("containers"), resource, owner), Decimal(0))
-    sidecars = [c for c in spec.get("initContainers") or () if c.get("restartPolicy") == "Always"]
-    regular += sum(_container_requests(sidecars, resource, owner), Decimal(0))
-    plain_init = [c for c in spec.get("initContainers") or () if c.get("restartPolicy") != "Always"]
-    largest_init = max(_container_requests(plain_init, resource, owner), default=Decimal(0))
+    regular = sum(_container_requests(spec.get("containers"), resource, pod), Decimal(0))
+    init = spec.get("initContainers") or ()
+    if not init:
+        overhead = (spec.get("overhead") or {}).get(resource)
+        return regular + (parse_quantity(str(overhead)) if overhead is not None else Decimal(0))
+    sidecars = [c for c in init if c.get("restartPolicy") == "Always"]
+    regular += sum(_container_requests(sidecars, resource, pod), Decimal(0))
+    plain_init = [c for c in init if c.get("restartPolicy") != "Always"]
+    largest_init = max(_container_requests(plain_init, resource, pod), default=Decimal(0))
     overhead = (spec.get("overhead") or {}).get(resource)
     extra = parse_quantity(str(overhead)) if overhead is not None else Decimal(0)
     return max(regular, largest_init) + extra
