@@ -345,3 +345,30 @@ def test_live_fleet_collects_each_cluster_once_in_parallel(
     for path in run.run_dir.rglob("*"):
         if path.is_file():
             assert KUBE_TOKEN not in path.read_text(errors="replace"), path
+
+
+def test_drift_between_fleet_runs_is_per_cluster(pytester: pytest.Pytester, demo: Snapshot) -> None:
+    """Nightly over a fleet: --compare-latest --gate=new fails only on what is new, in whichever cluster."""
+    broken = Snapshot(demo.files)
+    broken.remove(*BROKEN_WORKLOAD)
+    us = str(broken.write(pytester.path / "us"))
+
+    def nightly(eu: str, *args: str) -> SuiteRun:
+        clusters = [
+            {"name": "eu", "profile": "prod", "snapshot": eu},
+            {"name": "us", "profile": "prod", "snapshot": us},
+        ]
+        return run_suite(pytester, f"--fleet={fleet_file(pytester.path, clusters)}", *args, profile=None)
+
+    assert nightly(str(DEMO)).result.ret == 1  # us fails: the baseline
+    again = nightly(str(DEMO), "--compare-latest", "--gate=new")
+    assert again.result.ret == 0, again.result.stdout.str()  # the same failures, nothing new
+    drift = json.loads((again.run_dir / "drift.json").read_text())
+    assert drift["counts"]["new"] == 0
+    assert drift["counts"]["unchanged"] >= 1
+    # Kong breaks in eu too: new, and named with its cluster.
+    third = nightly(us, "--compare-latest", "--gate=new")
+    assert third.result.ret == 1, third.result.stdout.str()
+    new = json.dumps(json.loads((third.run_dir / "drift.json").read_text())["new"])
+    assert "test_workload_ready[eu:kong/Deployment/kong]" in new
+    assert "[us:" not in new
