@@ -372,3 +372,31 @@ def test_drift_between_fleet_runs_is_per_cluster(pytester: pytest.Pytester, demo
     new = json.dumps(json.loads((third.run_dir / "drift.json").read_text())["new"])
     assert "test_workload_ready[eu:kong/Deployment/kong]" in new
     assert "[us:" not in new
+
+
+def test_each_cluster_is_released_after_its_checks_and_reordering_is_an_error_not_a_verdict(
+    pytester: pytest.Pytester, three_clusters: Path
+) -> None:
+    """A fleet keeps one cluster's objects at a time. Checks reordered across clusters (a shuffling plugin)
+    cannot silently judge a released cluster: they end as errors that say why."""
+    pytester.makepyfile(
+        interleave="""
+        import pytest
+
+        @pytest.hookimpl(wrapper=True)
+        def pytest_collection_modifyitems(items):
+            yield
+            items.sort(key=lambda item: item.name.split("[")[0])  # eu, us, ap, eu, us, ap, ...
+        """
+    )
+    ordered = by_cluster(run_suite(pytester, f"--fleet={three_clusters}", profile=None))
+    run = run_suite(pytester, f"--fleet={three_clusters}", "-p", "interleave", profile=None)
+    shuffled = by_cluster(run)
+    assert shuffled.keys() == ordered.keys()
+    released = [o.message for o in run.outcomes.values() if "was released" in o.message]
+    assert released, run.result.stdout.str()
+    assert all("do not reorder them" in message for message in released)
+    # Nothing judged wrongly: every verdict is the ordered run's, or an error.
+    for cluster, verdicts in shuffled.items():
+        for name, verdict in verdicts.items():
+            assert verdict in (ordered[cluster][name], "error"), (cluster, name, verdict)

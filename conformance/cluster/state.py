@@ -49,6 +49,28 @@ class ClusterState:
     spools: dict[str, PageSpool] = field(default_factory=dict, compare=False, repr=False)
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
+    released: bool = field(default=False, compare=False)
+
+    def release(self) -> None:
+        """Let the objects go once every check of this cluster has run (a fleet judges its clusters one after
+        the other). What the run's bookkeeping still reads stays: provenance, errors, statistics, and the
+        kube-system namespace the integrity manifest identifies the cluster by."""
+        kube_system = [n for n in self.lists.get("namespaces", ()) if name_of(n) == "kube-system"]
+        self.lists = {"namespaces": kube_system} if kube_system else {}
+        self.documents = {}
+        self._by_namespace, self._by_name = {}, {}
+        for spool in self.spools.values():
+            spool.close()
+        self.spools = {}
+        self.released = True
+
+    def _not_released(self, source: str) -> None:
+        if self.released:
+            raise SourceError(
+                source,
+                f"cluster {self.member}'s state was released when the checks of the next cluster began; "
+                "a fleet's checks run one cluster after the other (do not reorder them)",
+            )
 
     @property
     def now(self) -> datetime:
@@ -57,6 +79,7 @@ class ClusterState:
 
     def objects(self, resource: Resource) -> list[Object]:
         """Every object of a resource; SourceError says why when it could not be read."""
+        self._not_released(resource.name)
         if resource.name in self.errors:
             raise self.errors[resource.name].with_traceback(None)
         if resource.name not in self.lists:
@@ -65,6 +88,7 @@ class ClusterState:
 
     def document(self, service: str, file: str) -> bytes:
         """A service body (`kong`, `status.json`); SourceError says why it is not there."""
+        self._not_released(service)
         if service in self.service_errors:
             raise self.service_errors[service].with_traceback(None)
         key = f"{service}/{file}"
@@ -75,6 +99,7 @@ class ClusterState:
 
     def first_document(self, service: str, files: Iterable[str]) -> tuple[str, bytes]:
         """The first of several alternative bodies that is present (e.g. Istio's syncz.json or proxy-status.txt)."""
+        self._not_released(service)
         names = list(files)
         for file in names:
             if f"{service}/{file}" in self.documents and service not in self.service_errors:

@@ -29,6 +29,7 @@ class Ledger:
     selected: set[str] = field(default_factory=set)
     deselected: set[str] = field(default_factory=set)
     errored: set[str] = field(default_factory=set)
+    judged: set[str] = field(default_factory=set)  # evaluated so far (a waiver is judged after its checks)
 
 
 # One pytest session per process, one ledger per cluster ("" in a single-cluster run). A cluster's checks

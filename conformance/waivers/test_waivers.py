@@ -19,6 +19,10 @@ def waiver_in_use(state: ClusterState, waiver: Waiver, _profile: Profile) -> Fin
         if any(waiver.matches(name) for name in used.deselected):
             raise CouldNotEvaluate(f"{waiver}: the checks it names were not selected in this run")
         culprits = [Culprit(waiver.ticket, "names no check of this profile; remove or correct the waiver")]
+    elif not uses and any(name not in used.judged for name in targets):
+        # Only when checks were reordered (the suite runs waivers last): judging now would call it stale.
+        pending = ", ".join(name for name in targets if name not in used.judged)
+        raise CouldNotEvaluate(f"{waiver}: judged before the checks it covers ({pending}); run waivers last")
     elif not uses and any(name in used.errored for name in targets):
         raise CouldNotEvaluate(f"{waiver}: its checks could not be evaluated, so neither can the waiver")
     else:
