@@ -14,12 +14,14 @@ class ConformanceError(Exception):
 class ProfileError(ConformanceError):
     """A profile that cannot be used; carries every problem found, not just the first."""
 
+    KIND = "profile"
+
     def __init__(self, source: str, problems: list[str]) -> None:
         self.source = source
         self.problems = problems
         listing = "\n".join(f"  {p}" for p in problems)
         noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"profile {source}: {len(problems)} {noun}\n{listing}")
+        super().__init__(f"{self.KIND} {source}: {len(problems)} {noun}\n{listing}")
 
 
 class CouldNotEvaluate(ConformanceError):

@@ -23,7 +23,7 @@ from conformance.cluster.identity import ClusterIdentity, RunIdentity, live_iden
 from conformance.cluster.state import ClusterState
 from conformance.options import is_worker
 from conformance.records import RECORDS_KEY
-from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATE_KEY, STATES_KEY, RunSettings
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATES_KEY, RunSettings, primary_state
 
 MANIFEST = "manifest.json"
 FORMAT = "cluster-conformance/manifest/v1"
@@ -155,10 +155,6 @@ def build_manifest(settings: RunSettings, facts: RunFacts, verdicts: Sequence[st
         "checks": len(verdicts),
         "outcomes": outcome_counts(verdicts),
     }
-    cluster = facts.cluster.as_dict() if facts.cluster is not None else None
-    identity = facts.identity.as_dict() if facts.identity is not None else None
-    if identity is None:
-        identity = {"username": "unknown", "reason": facts.lookup_error or "the run ended before the lookup"}
     if facts.members:
         # A fleet: the run judged several clusters, each against its own profile.
         return {
@@ -173,8 +169,8 @@ def build_manifest(settings: RunSettings, facts: RunFacts, verdicts: Sequence[st
         "suite": suite,
         "profile": _profile_section(settings),
         "run": run,
-        "cluster": cluster,
-        "identity": identity,
+        "cluster": facts.cluster.as_dict() if facts.cluster is not None else None,
+        "identity": _identity_section(facts.identity, facts.lookup_error),
         "files": file_digests(settings.run_dir),
     }
 
@@ -199,6 +195,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_FACTS_KEY] = RunFacts(datetime.now(UTC), git_revision(Path(config.rootpath)))
 
 
+def _identity_section(identity: RunIdentity | None, error: str | None) -> dict[str, Any]:
+    """Who the run was, or why that is unknown."""
+    if identity is not None:
+        return identity.as_dict()
+    return {"username": "unknown", "reason": error or "the run ended before the lookup"}
+
+
 def _identify(
     settings: RunSettings, state: ClusterState | None
 ) -> tuple[ClusterIdentity | None, RunIdentity | None, str | None]:
@@ -216,7 +219,7 @@ def _identify(
 def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> None:
     fleet = config.stash.get(FLEET_KEY, None)
     if fleet is None or not fleet.several:
-        facts.cluster, facts.identity, facts.lookup_error = _identify(settings, config.stash.get(STATE_KEY, None))
+        facts.cluster, facts.identity, facts.lookup_error = _identify(settings, primary_state(config))
         return
     # With pytest-xdist the states stay on the workers; the lookups then ask the clusters (or snapshots) directly.
     states = config.stash.get(STATES_KEY, {})
@@ -226,9 +229,7 @@ def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> No
             "profile": _profile_section(member),
             "source": member.source_label,
             "cluster": cluster.as_dict() if cluster is not None else None,
-            "identity": identity.as_dict()
-            if identity is not None
-            else {"username": "unknown", "reason": error or "the run ended before the lookup"},
+            "identity": _identity_section(identity, error),
         }
 
 

@@ -32,3 +32,8 @@ def judges_clusters(config: pytest.Config) -> bool:
 def is_worker(config: pytest.Config) -> bool:
     """An xdist worker: it runs checks, while the controller writes the run's reports."""
     return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    """The xdist controller: its workers run the checks; records and reports reach it from them."""
+    return config.pluginmanager.has_plugin("dsession")

@@ -20,10 +20,10 @@ from conformance.cluster.live import KubeconfigError, load_target
 from conformance.cluster.resources import Resource
 from conformance.errors import BadInput, CouldNotEvaluate, ProfileError
 from conformance.gate import GATES
-from conformance.options import is_worker, judges_clusters
+from conformance.options import is_controller, is_worker, judges_clusters
 from conformance.profile.fleet import FleetError, MemberSpec, load_fleet
 from conformance.profile.loader import available_profiles, load_profile
-from conformance.records import META, RECORDS_KEY, CheckRecord, WaiverNote, evidence_path
+from conformance.records import META, RECORDS_KEY, CheckRecord, WaiverNote, evidence_path, within_cluster
 from conformance.settings import (
     EXIT_KEY,
     FINDING_KEY,
@@ -116,8 +116,7 @@ def member_of(item: pytest.Item) -> str:
 
 def check_name(item: pytest.Item) -> str:
     """The check's name within its cluster (`test_x[kong/Deployment/kong]`), what waivers and settling match."""
-    member = member_of(item)
-    return item.name.replace(f"[{member}:", "[", 1) if member else item.name
+    return within_cluster(item.name, member_of(item))
 
 
 def _profiles_dir(config: pytest.Config) -> Path:
@@ -190,7 +189,7 @@ def _member(config: pytest.Config, spec: MemberSpec, run_dir: Path, reports_root
     return RunSettings(loaded, snapshot_path, target, run_dir, reports_root, member=spec.name)
 
 
-def _name_members(specs: list[MemberSpec], members: list[RunSettings], from_file: bool) -> None:
+def _name_members(members: list[RunSettings], from_file: bool) -> None:
     """Several --profile: each cluster is named after its profile, and the names must differ."""
     if from_file or len(members) < 2:
         return
@@ -225,7 +224,7 @@ def pytest_configure(config: pytest.Config) -> None:
     worker_dir = getattr(config, "workerinput", {}).get(RUN_DIR_INPUT)
     placeholder = Path(worker_dir) if worker_dir else reports_root
     members = [_member(config, spec, placeholder, reports_root) for spec in specs]
-    _name_members(specs, members, fleet_file is not None)
+    _name_members(members, fleet_file is not None)
     fleet = Fleet(fleet_name or "+".join(m.profile.name for m in members), members, fleet_file)
     config.stash[FLEET_KEY] = fleet
     config.stash[SETTINGS_KEY] = members[0]
@@ -483,7 +482,7 @@ class RecordRelay:
             record = next((r for r in reversed(records) if r.nodeid == report.nodeid), None)
             if record is not None:
                 setattr(report, self.ATTRIBUTE, record.as_dict())
-        elif self.config.pluginmanager.has_plugin("dsession"):
+        elif is_controller(self.config):
             data = getattr(report, self.ATTRIBUTE, None)
             if isinstance(data, dict):
                 self.config.stash.setdefault(RECORDS_KEY, []).append(CheckRecord.from_dict(data))

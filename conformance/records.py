@@ -52,7 +52,7 @@ class CheckRecord:
     @property
     def check(self) -> str:
         """The check's name within its cluster: what a fleet's cluster × check matrix has as rows."""
-        return self.name.replace(f"[{self.cluster}:", "[", 1) if self.cluster else self.name
+        return within_cluster(self.name, self.cluster)
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "culprits"}
@@ -72,6 +72,11 @@ class CheckRecord:
 
 
 RECORDS_KEY = pytest.StashKey[list[CheckRecord]]()
+
+
+def within_cluster(name: str, cluster: str) -> str:
+    """A test name without its fleet cluster: `test_x[prod-eu:kong/kong]` is `test_x[kong/kong]` in prod-eu."""
+    return name.replace(f"[{cluster}:", "[", 1) if cluster else name
 
 
 # The run's own account of its collection: when, from where, and why each missing source is missing.

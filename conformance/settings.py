@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,6 @@ class RunSettings:
     target: Target | None
     run_dir: Path
     reports_root: Path
-    evidence_files: list[Path] = field(default_factory=list)
     member: str = ""  # the cluster's name within a fleet; "" when the run judges a single cluster
 
     @property
@@ -76,7 +75,6 @@ class Fleet:
 # The first (in a single-cluster run, the only) member: what single-cluster reports and fixtures use.
 SETTINGS_KEY = pytest.StashKey[RunSettings]()
 FLEET_KEY = pytest.StashKey[Fleet]()
-STATE_KEY = pytest.StashKey[ClusterState]()  # the state collected last (a single-cluster run's only one)
 STATES_KEY = pytest.StashKey[dict[str, ClusterState]]()  # by fleet member, as this process collected them
 FINDING_KEY = pytest.StashKey[Finding]()
 RECORD_KEY = pytest.StashKey[CheckRecord]()
@@ -84,3 +82,9 @@ VERDICT_KEY = pytest.StashKey[Verdict]()
 EXIT_KEY = pytest.StashKey[int]()
 # Names of checks failing now that did not fail in the --compare baseline (set by the drift comparison).
 NEW_FAILURES_KEY = pytest.StashKey[frozenset[str]]()
+
+
+def primary_state(config: pytest.Config) -> ClusterState | None:
+    """The state of the run's first (in a single-cluster run, only) cluster, if this process collected it."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return config.stash.get(STATES_KEY, {}).get(settings.member) if settings is not None else None

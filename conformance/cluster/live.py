@@ -437,8 +437,7 @@ def _list_one(client: KubeClient, res: Resource, stats: ResourceStats, spool: Pa
     except SourceError as exc:
         result = _Listed(None, "", stats, exc)
     else:
-        stats.objects = len(items)
-        result = _Listed(items, api_version, stats)
+        result = _Listed(items, api_version, stats)  # stats.objects is kept current by the list, page by page
     stats.seconds = time.perf_counter() - began
     return result
 

@@ -3,9 +3,9 @@
 A 10,000-pod cluster is some 70 MB of JSON and about ten times that as Python objects; the checks read a
 small part of it (names, labels, phases, conditions, container states, requests). Each page is cut down
 to that part as it is parsed, so memory follows what the checks need, not what the cluster holds. The
-evidence of the run keeps the whole objects (conformance.cluster.evidence), stripped as always, so
-re-evaluating it offline judges the full objects and must reach the same verdicts: the tests that compare
-a live run with its evidence keep this list honest. A resource without a projection is kept whole.
+run's evidence holds these projections by default, or the whole objects (`collection.evidence: whole`);
+re-evaluating whole-object evidence offline must reach the same verdicts, and the tests that compare a
+live run with its evidence keep this list honest. A resource without a projection is kept whole.
 
 A projection is a tree: `KEEP` keeps a value whole; a mapping keeps those keys of an object, recursing
 into each; applied to a list, it applies to every element.
@@ -72,27 +72,10 @@ PROJECTIONS: dict[str, Projection] = {
 }
 
 
-def project(value: Any, projection: Projection) -> Any:
-    """The parts of `value` the projection keeps (a new object; `value` is left as it was)."""
-    if isinstance(value, list):
-        return [project(element, projection) for element in value]
-    if not isinstance(value, dict):
-        return value
-    kept: dict[str, Any] = {}
-    for key, inner in projection.items():
-        if key in value:
-            kept[key] = value[key] if inner is KEEP else project(value[key], inner)
-    return kept
-
-
-def projection_of(resource: str) -> Projection | None:
-    return PROJECTIONS.get(resource)
-
-
 def _typed(name: str, projection: Projection) -> Any:
     """The projection as a TypedDict for msgspec: kept keys decode whole (Any), the others are skipped
     while parsing, without ever becoming Python objects. A nested projection accepts an object, a list of
-    objects (containers) or null, as `project` does."""
+    objects (containers, each projected) or null."""
     fields: dict[str, Any] = {}
     for key, inner in projection.items():
         if inner is KEEP:

@@ -169,9 +169,6 @@ def pod_request(pod: dict[str, Any], resource: str) -> Decimal:
     spec = pod.get("spec") or {}
     regular = sum(_container_requests(spec.get("containers"), resource, pod), Decimal(0))
     init = spec.get("initContainers") or ()
-    if not init:
-        overhead = (spec.get("overhead") or {}).get(resource)
-        return regular + (parse_quantity(str(overhead)) if overhead is not None else Decimal(0))
     sidecars = [c for c in init if c.get("restartPolicy") == "Always"]
     regular += sum(_container_requests(sidecars, resource, pod), Decimal(0))
     plain_init = [c for c in init if c.get("restartPolicy") != "Always"]

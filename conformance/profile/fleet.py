@@ -21,34 +21,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from conformance.errors import ConformanceError, ProfileError
-from conformance.profile.loader import _clean_loc, _line_of, _message, _path_text, _read_yaml
+from conformance.errors import ProfileError
+from conformance.profile.loader import _read_yaml, located_problems
+from conformance.profile.model_base import Strict
 
 # A member's name is part of test ids and of evidence paths: keep it to what is safe in both.
 MEMBER_NAME = r"^[a-z0-9]([a-z0-9.-]{0,61}[a-z0-9])?$"
 
 
-class FleetError(ConformanceError):
+class FleetError(ProfileError):
     """A fleet file that cannot be used; carries every problem found."""
 
-    def __init__(self, source: str, problems: list[str]) -> None:
-        listing = "\n".join(f"  {p}" for p in problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        super().__init__(f"fleet {source}: {len(problems)} {noun}\n{listing}")
+    KIND = "fleet"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FleetMetadata(_Strict):
+class FleetMetadata(Strict):
     name: str = Field(pattern=MEMBER_NAME)
     description: str | None = None
 
 
-class FleetCluster(_Strict):
+class FleetCluster(Strict):
     """One cluster of the fleet: its profile, and where its state comes from (a snapshot, or kubeconfig)."""
 
     name: str = Field(pattern=MEMBER_NAME)
@@ -64,7 +58,7 @@ class FleetCluster(_Strict):
         return self
 
 
-class FleetFile(_Strict):
+class FleetFile(Strict):
     api_version: Literal["conformance/v1alpha1"] = Field(alias="apiVersion")
     kind: Literal["Fleet"]
     metadata: FleetMetadata
@@ -101,13 +95,7 @@ def load_fleet(path: Path) -> tuple[FleetFile, list[MemberSpec]]:
     try:
         fleet = FleetFile.model_validate(document)
     except ValidationError as exc:
-        located = []
-        for error in exc.errors():
-            loc = _clean_loc(error["loc"])
-            line = _line_of(document, loc)
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-            located.append((line or 0, f"{where}{_path_text(loc)}: {_message(error)}"))
-        raise FleetError(str(path), [text for _, text in sorted(located, key=lambda p: p[0])]) from None
+        raise FleetError(str(path), located_problems(exc, [(path, document)])) from None
     base = path.parent
 
     def relative(value: str | None) -> str | None:

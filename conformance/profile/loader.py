@@ -189,6 +189,22 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[int | str, ...]:
     return tuple(p for p in loc if isinstance(p, int) or not (p.startswith(("function-", "lax-")) or "[" in p))
 
 
+def located_problems(exc: ValidationError, documents: list[tuple[Path, Any]]) -> list[str]:
+    """Every validation error as `file:line: path: problem`, in line order; the line from the first of the
+    documents (a profile and the ones it extends) that has the path."""
+    located: list[tuple[int, str]] = []
+    for error in exc.errors():
+        loc = _clean_loc(error["loc"])
+        where, order = "", 0
+        for source, document in documents:
+            line = _line_of(document, loc)
+            if line is not None:
+                where, order = f"{source}:{line}: ", line
+                break
+        located.append((order, f"{where}{_path_text(loc)}: {_message(error)}"))
+    return [text for _, text in sorted(located, key=lambda pair: pair[0])]
+
+
 Cursor = tuple[Path, Any, int | None]
 
 
@@ -271,18 +287,7 @@ def load_profile(ref: str, directory: Path) -> LoadedProfile:
     try:
         profile = Profile.model_validate(merged)
     except ValidationError as exc:
-        located: list[tuple[int, str]] = []
-        for error in exc.errors():
-            loc = _clean_loc(error["loc"])
-            where, order = "", 0
-            for source, document in documents:
-                line = _line_of(document, loc)
-                if line is not None:
-                    where, order = f"{source}:{line}: ", line
-                    break
-            located.append((order, f"{where}{_path_text(loc)}: {_message(error)}"))
-        problems = [text for _, text in sorted(located, key=lambda pair: pair[0])]
-        raise ProfileError(str(path), problems) from None
+        raise ProfileError(str(path), located_problems(exc, documents)) from None
 
     _annotate_origins(profile, [(source, document, 1) for source, document in documents])
     digest = hashlib.sha256()

@@ -21,9 +21,9 @@ import orjson
 import pytest
 
 from conformance import __version__, secrets
-from conformance.options import is_worker
+from conformance.options import is_controller, is_worker
 from conformance.records import RECORDS_KEY, CheckRecord, evidence_path
-from conformance.settings import SETTINGS_KEY, STATE_KEY, RunSettings
+from conformance.settings import SETTINGS_KEY, RunSettings, primary_state
 
 SEVERITIES = {"blocker", "critical", "normal", "minor", "trivial"}
 EXECUTOR_NAME = "cluster-conformance"
@@ -70,7 +70,7 @@ class AllureRun:
     # allure-pytest closes it after pytest_runtest_logfinish, so allure.dynamic applies to this check.
     # With pytest-xdist the check ran on a worker, which labels it there; the controller only writes the run files.
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "teardown" or self.config.pluginmanager.has_plugin("dsession"):
+        if report.when != "teardown" or is_controller(self.config):
             return
         record = _record_of(self.config, report.nodeid)
         if record is not None:
@@ -243,7 +243,7 @@ def environment(config: pytest.Config, settings: RunSettings) -> dict[str, str]:
     }
     if len(profile.chain) > 1:
         values["Profile chain"] = " extends ".join(str(p) for p in profile.chain)
-    state = config.stash.get(STATE_KEY, None)
+    state = primary_state(config)
     if state is not None:
         provenance = state.provenance
         when = provenance.collected_at.isoformat().replace("+00:00", "Z")

@@ -14,7 +14,7 @@ from conformance.plugin import NOT_IN_PROFILE
 from conformance.records import RECORDS_KEY, CheckRecord
 from conformance.report import sections
 from conformance.report.history import earlier_runs
-from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATE_KEY
+from conformance.settings import FLEET_KEY, SETTINGS_KEY, primary_state
 
 # Checks left out of this run by -k/-m or --deselect: a verdict over a subset must say so.
 DESELECTED_KEY = pytest.StashKey[list[str]]()
@@ -44,7 +44,7 @@ def view_of(session: pytest.Session) -> sections.RunView | None:
         settings=settings,
         fleet=fleet,
         # A fleet's banner describes each cluster; the single state shown there is a single cluster's.
-        state=None if several else config.stash.get(STATE_KEY, None),
+        state=None if several else primary_state(config),
         exitstatus=int(getattr(session, "exitstatus", 0) or 0),
         history=history,
         history_problems=problems,
