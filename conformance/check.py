@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pytest
 
@@ -96,55 +96,80 @@ class Derived:
         return self.traced.severity
 
 
-Expansion = list[tuple[str, Any]] | None
-Evaluator = Callable[[ClusterState, Any, Profile], Finding]
+E = TypeVar("E")
+# A profile's expectations for one check, as (test id, expectation) pairs; empty or None: the check is not asked for.
+Expansion = Sequence[tuple[str, E]] | None
+Need = Resource | ServiceSource
 
 
 @dataclass(frozen=True)
-class CheckSpec:
-    """A check's identity and wiring.
+class CheckSpec(Generic[E]):
+    """A check's identity and wiring, typed by its expectation `E`: mypy rejects an `evaluate` that does not take
+    what `expand` yields, or a `reads` that does not.
 
     expand: the profile's expectations for this check as (test id, expectation) pairs; an empty
         list or None means the profile does not ask for it and the check is not run.
     reads: the resources one expectation needs, so a run collects only what selected checks use.
+    evaluate: a pure function of the cluster's state, one expectation and the profile.
     allow_empty: whether inspecting nothing is a valid observation (e.g. "component is absent").
     """
 
     area: str
     requirement: str
-    expand: Callable[[Profile], Expansion]
-    reads: Callable[[Any], Sequence[Resource | ServiceSource]]
-    evaluate: Evaluator
+    expand: Callable[[Profile], Expansion[E]]
+    reads: Callable[[E], Sequence[Need]]
+    evaluate: Callable[[ClusterState, E, Profile], Finding]
     allow_empty: bool = False
     severity: Severity = "normal"
     remediation: str = ""
+    name: str = ""  # the test function's name, set when the check is declared
 
-    def describe(self, expectation: Any) -> str:
+    def describe(self, expectation: E | None) -> str:
         return self.requirement.format(e=expectation)
 
-    def severity_of(self, expectation: Any) -> Severity:
+    def severity_of(self, expectation: E | None) -> Severity:
         """The profile entry's own severity if it sets one, else the check's default."""
         chosen: Severity | None = getattr(expectation, "severity", None)
         return chosen or self.severity
+
+    def needs(self, expectation: E | None) -> Sequence[Need]:
+        """What one expectation reads; nothing for the placeholder of a check the profile does not configure."""
+        return () if expectation is None else self.reads(expectation)
 
 
 def check(
     *,
     area: str,
     requirement: str,
-    expand: Callable[[Profile], Expansion],
-    reads: Callable[[Any], Sequence[Resource | ServiceSource]] | Sequence[Resource | ServiceSource],
-    evaluate: Evaluator,
+    expand: Callable[[Profile], Expansion[E]],
+    reads: Callable[[E], Sequence[Need]] | Sequence[Need],
+    evaluate: Callable[[ClusterState, E, Profile], Finding],
     allow_empty: bool = False,
     severity: Severity = "normal",
     remediation: str = "",
 ) -> Callable[[F], F]:
-    """Mark a test function as a conformance check (see `CheckSpec`)."""
-    reader = reads if callable(reads) else (lambda _e, fixed=tuple(reads): fixed)
-    spec = CheckSpec(area, requirement, expand, reader, evaluate, allow_empty, severity, remediation)
+    """Declare a test function as a conformance check (see `CheckSpec`); conformance.registry lists the modules."""
+    reader: Callable[[E], Sequence[Need]] = reads if callable(reads) else (lambda _e, fixed=tuple(reads): fixed)
 
     def decorate(function: F) -> F:
+        spec = CheckSpec(
+            area, requirement, expand, reader, evaluate, allow_empty, severity, remediation, function.__name__
+        )
         marked: F = pytest.mark.check(spec)(function)
         return marked
 
     return decorate
+
+
+def spec_of(function: object) -> CheckSpec[Any] | None:
+    """The CheckSpec a function (or a pytest item, through its markers) was declared with, if any."""
+    get_marker = getattr(function, "get_closest_marker", None)
+    if get_marker is not None:
+        marks = [get_marker("check")]
+    else:
+        marks = list(getattr(function, "pytestmark", ()))
+    for mark in marks:
+        if mark is not None and mark.name == "check" and mark.args and isinstance(mark.args[0], CheckSpec):
+            spec: CheckSpec[Any] = mark.args[0]
+            return spec
+    return None

@@ -1,4 +1,4 @@
-"""The gate verdict: which outcomes fail a run, and the exit code that says so.
+"""The gate verdict: which outcomes fail a run, and the exit code that says so. Computed once per run.
 
     0  every gating check passed (waived failures count as passed)
     1  at least one gating check failed
@@ -21,6 +21,8 @@ from conformance.records import CheckRecord
 PASSED, FAILED, NOT_EVALUATED, BAD_INPUT = 0, 1, 2, 3
 Gate = Literal["blocker", "critical", "normal", "minor", "new"]
 GATES: tuple[str, ...] = (*SEVERITIES, "new")
+DEFAULT_GATE: Gate = "minor"
+WORDS = {PASSED: "PASSED", FAILED: "FAILED", NOT_EVALUATED: "NOT EVALUATED"}
 
 
 def gating(record: CheckRecord, gate: Gate, new_failures: frozenset[str] | None = None) -> bool:
@@ -33,19 +35,72 @@ def gating(record: CheckRecord, gate: Gate, new_failures: frozenset[str] | None 
 
 @dataclass(frozen=True)
 class Verdict:
+    """The run's one verdict: the gate applied, what it counted, and the exit code every output shows."""
+
     code: int
-    failed: int
-    not_evaluated: int
+    gate: Gate
+    failed: int  # gating failures
+    not_evaluated: int  # gating checks that could not evaluate
     below_gate: int  # failures and errors reported but not gating
+    judged: int = 0  # checks with a verdict (passed, failed, error, waived)
+    reason: str = ""  # why the code is not the checks' own (pytest's: interrupted, nothing collected, ...)
 
     @property
     def word(self) -> str:
-        return {PASSED: "PASSED", FAILED: "FAILED", NOT_EVALUATED: "NOT EVALUATED"}.get(self.code, "FAILED")
+        """PASSED, FAILED or NOT EVALUATED, as the exit code says. A run pytest ended on its own (interrupted,
+        nothing collected, an internal error) did not pass, whatever its code: FAILED, with `reason` saying why."""
+        if self.reason and self.code != PASSED:
+            return "FAILED"
+        return WORDS.get(self.code, "FAILED")
+
+    @property
+    def passed(self) -> bool:
+        return self.code == PASSED
+
+    @property
+    def gate_text(self) -> str:
+        """How reports name the gate that was applied."""
+        if self.gate == "new":
+            return "gate new (only failures absent from the baseline fail the run)"
+        if self.gate == DEFAULT_GATE:
+            return "gate minor (every failure fails the run)"
+        return f"gate {self.gate} (failures of severity {self.gate} and above fail the run)"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "verdict": self.word,
+            "exit_code": self.code,
+            "gate": self.gate,
+            "gating_failed": self.failed,
+            "gating_not_evaluated": self.not_evaluated,
+            "below_gate": self.below_gate,
+            "reason": self.reason or None,
+        }
 
 
-def verdict(records: Iterable[CheckRecord], gate: Gate, new_failures: frozenset[str] | None = None) -> Verdict:
-    failed = errors = below = 0
+PYTEST_REASONS = {
+    2: "pytest was interrupted (collection errors?)",
+    3: "pytest had an internal error",
+    4: "pytest usage error",
+    5: "no checks were collected",
+}
+
+
+def verdict(
+    records: Iterable[CheckRecord],
+    gate: Gate,
+    new_failures: frozenset[str] | None = None,
+    pytest_status: int = 0,
+) -> Verdict:
+    """The verdict of a run's records under a gate; pytest's own status where pytest decided the run's end.
+
+    A run whose checks all finished keeps their verdict; a failure outside the checks (a crashed fixture teardown)
+    keeps pytest's code 1; an interrupted run, an internal error or a run that collected nothing keeps pytest's code.
+    """
+    failed = errors = below = judged = 0
     for record in records:
+        if record.verdict in ("passed", "failed", "error", "waived"):
+            judged += 1
         if record.verdict not in ("failed", "error"):
             continue
         if not gating(record, gate, new_failures):
@@ -55,4 +110,11 @@ def verdict(records: Iterable[CheckRecord], gate: Gate, new_failures: frozenset[
         else:
             errors += 1
     code = FAILED if failed else NOT_EVALUATED if errors else PASSED
-    return Verdict(code, failed, errors, below)
+    reason = ""
+    if pytest_status not in (0, 1):
+        code, reason = pytest_status, PYTEST_REASONS.get(pytest_status, f"pytest ended with exit status {pytest_status}")
+    elif pytest_status == 1 and not failed and not errors and not below:
+        code, reason = FAILED, "a failure outside the checks (a fixture or plugin error); see the terminal log"
+    elif not judged and pytest_status == 0:
+        code, reason = 5, PYTEST_REASONS[5]
+    return Verdict(code, gate, failed, errors, below, judged, reason)

@@ -6,13 +6,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar, cast
 
 from conformance.cluster.resources import Resource
 from conformance.cluster.spool import PageSpool
 from conformance.errors import SourceError
 
 Object = dict[str, Any]
+T = TypeVar("T")
+
+
+class Attachment(Generic[T]):
+    """A typed key for what the run attaches to a cluster's state beyond the objects: the hold window's outcome,
+    the cluster's waiver ledger. Checks read attachments; the run owns them."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Attachment({self.name!r})"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,13 @@ class ClusterState:
     _by_namespace: dict[str, dict[str, list[Object]]] = field(default_factory=dict, repr=False)
     _by_name: dict[str, dict[tuple[str, str], Object]] = field(default_factory=dict, repr=False)
     released: bool = field(default=False, compare=False)
+    attachments: dict[Attachment[Any], Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def attach(self, key: Attachment[T], value: T) -> None:
+        self.attachments[key] = value
+
+    def attached(self, key: Attachment[T]) -> T | None:
+        return cast("T | None", self.attachments.get(key))
 
     def release(self) -> None:
         """Let the objects go once every check of this cluster has run (a fleet judges its clusters one after

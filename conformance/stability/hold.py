@@ -1,6 +1,7 @@
 """The hold window: pods watched for a while after a deploy; restarts, new failures and replacements are regressions.
 
-The cluster fixture feeds every re-collection to a `Watch` and leaves the outcome in `RESULT` for the check.
+The run feeds every re-collection to a `Watch` and attaches the outcome to the cluster's state (`OUTCOME`);
+the check expands when the profile, as the run resolved it (--hold, never on snapshots), holds.
 """
 
 from __future__ import annotations
@@ -11,18 +12,15 @@ from typing import Any
 
 from conformance.check import Culprit, Expansion, Finding
 from conformance.cluster.resources import PODS
-from conformance.cluster.state import ClusterState, name_of, namespace_of
+from conformance.cluster.state import Attachment, ClusterState, name_of, namespace_of
 from conformance.duration import format_duration
 from conformance.errors import CouldNotEvaluate
 from conformance.kubernetes.pods import judge_pod
 from conformance.profile.model import Pods, Profile
 
 CHECK_NAME = "test_stable_during_hold[pods]"
-# The effective hold window of this run (--hold, else the profile's collection.hold; None on snapshots),
-# set by the settle plugin's pytest_configure so the check expands only when a hold will run.
-WINDOW: timedelta | None = None
-# What the hold window saw; set by the cluster fixture before any check is evaluated.
-RESULT: HoldOutcome | None = None
+# What the hold window saw, attached to the state the checks judge before any of them is evaluated.
+OUTCOME = Attachment["HoldOutcome"]("hold window")
 
 
 @dataclass(frozen=True)
@@ -176,13 +174,15 @@ class Watch:
         self.outcome.regressions = regressions
 
 
-def expand(_profile: Profile) -> Expansion:
-    """One check when this run holds (WINDOW already resolves --hold against the profile)."""
-    return [("pods", HoldWindow(WINDOW))] if WINDOW is not None else None
+def expand(profile: Profile) -> Expansion[HoldWindow]:
+    """One check when this run holds: the run resolves --hold into the profile's collection.hold (None on
+    snapshots, in fleets, or when `--hold=0s` turns it off)."""
+    window = profile.collection.hold
+    return [("pods", HoldWindow(window))] if window else None
 
 
-def stable_during_hold(_state: ClusterState, expected: HoldWindow, _profile: Profile) -> Finding:
-    outcome = RESULT
+def stable_during_hold(state: ClusterState, expected: HoldWindow, _profile: Profile) -> Finding:
+    outcome = state.attached(OUTCOME)
     window = format_duration(expected.window)
     if outcome is None:
         raise CouldNotEvaluate(f"the {window} hold window did not run in this session")

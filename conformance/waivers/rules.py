@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from conformance.check import Culprit, Finding
+from conformance.cluster.state import Attachment, ClusterState
+from conformance.errors import CouldNotEvaluate
 from conformance.profile.model import Waiver
 
 
@@ -32,13 +34,17 @@ class Ledger:
     judged: set[str] = field(default_factory=set)  # evaluated so far (a waiver is judged after its checks)
 
 
-# One pytest session per process, one ledger per cluster ("" in a single-cluster run). A cluster's checks
-# all run in one process (conformance.scheduling), so its ledger is complete where its waivers are judged.
-LEDGERS: dict[str, Ledger] = {}
+# The run keeps one ledger per cluster and attaches it to that cluster's state. A cluster's checks all run in
+# one process (conformance.run.scheduling), so its ledger is complete where its waivers are judged.
+LEDGER = Attachment[Ledger]("waiver ledger")
 
 
-def ledger(member: str) -> Ledger:
-    return LEDGERS.setdefault(member, Ledger())
+def ledger_of(state: ClusterState) -> Ledger:
+    """The waiver ledger the run attached to this cluster's state."""
+    found = state.attached(LEDGER)
+    if found is None:
+        raise CouldNotEvaluate("no waiver ledger: waivers are judged within a run, after the checks they cover")
+    return found
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from conformance.waivers import rules
 
 
 def waiver_in_use(state: ClusterState, waiver: Waiver, _profile: Profile) -> Finding:
-    used = rules.ledger(state.member)
+    used = rules.ledger_of(state)
     targets = sorted(
         name for name in used.selected if waiver.matches(name) and name != f"test_waiver_in_use[{waiver.ticket}]"
     )
