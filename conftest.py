@@ -1,16 +1,4 @@
-"""Root conftest: loads the conformance plugin and its fixtures for every run from this checkout."""
+"""Root conftest of a checkout: the conformance plugin itself is installed (`pip install -e .`, entry point
+`pytest11`), with its fixtures; fixtures of a site's own additional checks go in fixtures/, loaded here."""
 
-pytest_plugins = [
-    "conformance.plugin",
-    "conformance.drift",
-    "conformance.secrets",
-    "conformance.report.summary",
-    "conformance.report.allure_labels",
-    "conformance.integrity",
-    "conformance.settle",
-    "conformance.budget",
-    "fixtures.profile",
-    "fixtures.cluster",
-    "fixtures.checks",
-    "pytester",
-]
+pytest_plugins = ["fixtures"]

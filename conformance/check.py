@@ -149,7 +149,13 @@ def check(
     remediation: str = "",
 ) -> Callable[[F], F]:
     """Declare a test function as a conformance check (see `CheckSpec`); conformance.registry lists the modules."""
-    reader: Callable[[E], Sequence[Need]] = reads if callable(reads) else (lambda _e, fixed=tuple(reads): fixed)
+    if callable(reads):
+        reader: Callable[[E], Sequence[Need]] = reads
+    else:
+        fixed = tuple(reads)
+
+        def reader(_expectation: E) -> Sequence[Need]:
+            return fixed
 
     def decorate(function: F) -> F:
         spec = CheckSpec(
@@ -164,12 +170,19 @@ def check(
 def spec_of(function: object) -> CheckSpec[Any] | None:
     """The CheckSpec a function (or a pytest item, through its markers) was declared with, if any."""
     get_marker = getattr(function, "get_closest_marker", None)
-    if get_marker is not None:
-        marks = [get_marker("check")]
-    else:
-        marks = list(getattr(function, "pytestmark", ()))
+    marks = [get_marker("check")] if get_marker is not None else list(getattr(function, "pytestmark", ()))
     for mark in marks:
         if mark is not None and mark.name == "check" and mark.args and isinstance(mark.args[0], CheckSpec):
             spec: CheckSpec[Any] = mark.args[0]
             return spec
     return None
+
+
+@dataclass(frozen=True)
+class Selected:
+    """One check selected in a run: its name within its cluster, its spec and its expectation from the profile."""
+
+    name: str  # test_workload_ready[kong/Deployment/kong]
+    spec: CheckSpec[Any]
+    expectation: Any
+    member: str = ""  # the fleet cluster it judges ("" in a single-cluster run)

@@ -1,4 +1,4 @@
-"""pytest plugin: drift between runs, the failures that are new, resolved or unchanged against a baseline run.
+"""Drift between runs: the failures that are new, resolved or unchanged against a baseline run.
 
 `--compare=RUN_DIR` (or `--compare-latest` on nightly runs) reads the baseline's results.json; `--gate=new` gates on
 the new failures only. Ids are stable: a check is its test name with id, a culprit `<check> :: <culprit name>`.
@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import html
 import json
-from collections.abc import Generator, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import pytest
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from conformance.errors import BadInput
-from conformance.options import is_worker, judges_clusters
-from conformance.records import RECORDS_KEY, CheckRecord
-from conformance.settings import FLEET_KEY, NEW_FAILURES_KEY, SETTINGS_KEY, Fleet, RunSettings
+from conformance.records import CheckRecord
 
 RESULTS = "results.json"
 DRIFT = "drift.json"
@@ -239,7 +236,8 @@ class Drift:
             notes.append("the profile changed since the baseline (different sha256): expectations may differ")
         return notes
 
-    def as_dict(self, settings: RunSettings, fleet: Fleet) -> dict[str, Any]:
+    def as_dict(self, run: str, profile: str, profile_sha256: str) -> dict[str, Any]:
+        """drift.json: `run` is this run's directory name, `profile` its profile's (or fleet's) name."""
         return {
             "format": FORMAT,
             "baseline": {
@@ -250,12 +248,8 @@ class Drift:
                 "profile_sha256": self.baseline.profile_sha256,
                 "checks": len(self.baseline.checks),
             },
-            "current": {
-                "run": settings.run_dir.name,
-                "profile": fleet.name,
-                "profile_sha256": fleet.sha256,
-            },
-            "notes": self.notes(fleet.name),
+            "current": {"run": run, "profile": profile, "profile_sha256": profile_sha256},
+            "notes": self.notes(profile),
             "counts": {
                 "new": len(self.new),
                 "resolved": len(self.resolved),
@@ -372,129 +366,3 @@ def render_html(drift: Drift, profile: str | None) -> str:
         )
     parts.append("</section>")
     return "".join(parts)
-
-
-# -- hooks -------------------------------------------------------------------------------------------------
-
-BASELINE_KEY = pytest.StashKey[Baseline]()
-DRIFT_KEY = pytest.StashKey[Drift]()
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("conformance", "cluster conformance")
-    group.addoption(
-        "--compare",
-        metavar="RUN_DIR",
-        help="Compare with an earlier run (a run directory, or reports/latest): list new, resolved and "
-        "unchanged failures; --gate=new then fails only on new ones.",
-    )
-    group.addoption(
-        "--compare-latest",
-        action="store_true",
-        default=False,
-        help="Nightly runs: compare with <reports>/latest when there is one (no comparison otherwise).",
-    )
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    # tryfirst: before pytest's own implementation configures the run, where conformance.plugin makes the run
-    # directory, so a bad --compare stops the run before anything is written. Inside plugin.py's wrapper, which
-    # turns BadInput into one message and exit code 3. Reading the baseline now also reads `reports/latest`
-    # before this run points it at itself.
-    if getattr(config.option, "help", False) or getattr(config.option, "version", 0):
-        return None
-    compare: str | None = config.getoption("compare", None)
-    latest: bool = bool(config.getoption("compare_latest", False))
-    if not compare and not latest:
-        return None
-    if compare and latest:
-        raise BadInput("--compare and --compare-latest choose the baseline two ways: give one")
-    if not judges_clusters(config):
-        raise BadInput(f"--{'compare' if compare else 'compare-latest'} needs --profile")
-    if compare:
-        config.stash[BASELINE_KEY] = load_baseline(Path(config.invocation_params.dir, compare), "--compare")
-    return None
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
-    # --compare-latest needs the reports root, which conformance.plugin's tryfirst configure resolves (trylast: it
-    # has run). plugin.py points `latest` at this run only in its sessionfinish, so the link is still the last run.
-    if not config.getoption("compare_latest", False) or hasattr(config, "workerinput"):
-        return
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        return
-    link = settings.reports_root / "latest"
-    # No previous run (or one since removed, a dangling link): a first nightly run compares with nothing.
-    if link.exists():
-        config.stash[BASELINE_KEY] = load_baseline(link, "--compare-latest")
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
-    # A wrapper, so this part runs before every plain implementation, conformance.plugin's tryfirst one included,
-    # which reads NEW_FAILURES_KEY for --gate=new (pluggy calls all wrappers' code before their yield first; among
-    # plain tryfirst implementations the order would depend on registration order). The records are final: the
-    # last check's teardown report came before sessionfinish.
-    config = session.config
-    settings = config.stash.get(SETTINGS_KEY, None)
-    fleet = config.stash.get(FLEET_KEY, None)
-    if settings is not None and fleet is not None and not is_worker(config):
-        records = config.stash.get(RECORDS_KEY, [])
-        baseline = config.stash.get(BASELINE_KEY, None)
-        if baseline is not None:
-            drift = compare(baseline, states_of(records), fleet.sha256)
-            config.stash[DRIFT_KEY] = drift
-            config.stash[NEW_FAILURES_KEY] = drift.new_failures
-            _write(settings, fleet, drift, config)
-        elif config.getoption("compare_latest", False):
-            # No baseline yet: against nothing, every failing check is new (so --gate=new gates on all of them).
-            config.stash[NEW_FAILURES_KEY] = frozenset(r.name for r in records if r.verdict in FAILING)
-    return (yield)
-
-
-def _write(settings: RunSettings, fleet: Fleet, drift: Drift, config: pytest.Config) -> None:
-    """drift.json in the run directory (sessionfinish: before the integrity manifest hashes the directory)."""
-    from conformance import secrets
-
-    body = json.dumps(drift.as_dict(settings, fleet), indent=2, ensure_ascii=False) + "\n"
-    try:
-        (settings.run_dir / DRIFT).write_text(secrets.redact_text(body), encoding="utf-8")
-    except OSError as exc:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line(f"conformance: could not write {DRIFT}: {exc}", red=True)
-
-
-def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
-    drift = config.stash.get(DRIFT_KEY, None)
-    settings = config.stash.get(SETTINGS_KEY, None)
-    fleet = config.stash.get(FLEET_KEY, None)
-    if drift is None or settings is None or fleet is None:
-        return
-    from conformance import secrets
-
-    terminalreporter.write_sep("-", "drift")
-    for index, line in enumerate(terminal_lines(drift, fleet.name)):
-        terminalreporter.write_line(secrets.redact_text(line), red=index > 0 and line.startswith("  new:"))
-    terminalreporter.write_line(f"  details: {settings.run_dir / DRIFT}")
-
-
-# pytest-html owns this hook's spec; optionalhook keeps the plugin loadable without it. A wrapper appending after
-# yield puts the section after every plain implementation's, the verdict banner of conformance.report.summary
-# included, whatever the registration order; it redacts its own text since it also comes after secrets' pass.
-@pytest.hookimpl(wrapper=True, optionalhook=True)
-def pytest_html_results_summary(
-    prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-) -> Generator[None, None, None]:
-    result = yield
-    config = session.config
-    drift = config.stash.get(DRIFT_KEY, None)
-    fleet = config.stash.get(FLEET_KEY, None)
-    if drift is not None and fleet is not None:
-        from conformance import secrets
-
-        prefix.append(secrets.redact_text(render_html(drift, fleet.name)))
-    return result

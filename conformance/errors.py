@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
 
 
@@ -40,6 +41,33 @@ class SourceError(CouldNotEvaluate):
         self.reason = reason
         self.status = status
         super().__init__(f"{resource}: {reason}")
+
+
+def status_message(body: bytes) -> tuple[str, dict[str, Any] | None]:
+    try:
+        status = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return body[:200].decode("utf-8", "replace").strip(), None
+    if isinstance(status, dict) and status.get("kind") == "Status":
+        return str(status.get("message") or status.get("reason") or ""), status
+    return "", None
+
+
+class ApiError(SourceError):
+    """The API server answered with an error status; its Status body (reason, message) is kept."""
+
+    def __init__(self, resource: str, code: int, body: bytes, retried: tuple[str, ...] = ()) -> None:
+        message, status = status_message(body)
+        words = {
+            401: "unauthorized: the API server rejected the credentials",
+            403: "forbidden",
+            404: "not found: the API server does not serve it",
+            410: "expired",
+            429: "too many requests (API priority and fairness)",
+        }.get(code, f"HTTP {code}")
+        after = f" (after {len(retried)} {'retry' if len(retried) == 1 else 'retries'})" if retried else ""
+        super().__init__(resource, (f"{words}: {message}" if message else words) + after, status)
+        self.code = code
 
 
 class MalformedObject(CouldNotEvaluate):

@@ -112,7 +112,10 @@ def verdict(
     code = FAILED if failed else NOT_EVALUATED if errors else PASSED
     reason = ""
     if pytest_status not in (0, 1):
-        code, reason = pytest_status, PYTEST_REASONS.get(pytest_status, f"pytest ended with exit status {pytest_status}")
+        code, reason = (
+            pytest_status,
+            PYTEST_REASONS.get(pytest_status, f"pytest ended with exit status {pytest_status}"),
+        )
     elif pytest_status == 1 and not failed and not errors and not below:
         code, reason = FAILED, "a failure outside the checks (a fixture or plugin error); see the terminal log"
     elif not judged and pytest_status == 0:

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -18,12 +17,12 @@ from typing import Any
 import orjson
 import pytest
 
-from conformance import __version__, outputs, secrets
-from conformance.cluster.identity import ClusterIdentity, RunIdentity, live_identity, snapshot_identity
-from conformance.cluster.state import ClusterState
-from conformance.options import is_worker
-from conformance.records import RECORDS_KEY
-from conformance.settings import FLEET_KEY, SETTINGS_KEY, STATES_KEY, RunSettings, primary_state
+from conformance import __version__
+from conformance.checkout import git_revision
+from conformance.run.result import Identity, RunResult
+from conformance.run.settings import Fleet, RunSettings
+
+__all__ = ["MANIFEST", "Manifest", "git_revision", "verify_command", "verify_run"]
 
 MANIFEST = "manifest.json"
 FORMAT = "cluster-conformance/manifest/v1"
@@ -32,28 +31,10 @@ SIGNATURES = frozenset(
     {"manifest.sig.bundle", "manifest.sigstore.json", "manifest.intoto.sigstore.json", "manifest.intoto.jsonl"}
 )
 VERDICTS = ("passed", "failed", "error", "waived", "skipped")
-GIT_TIMEOUT_SECONDS = 5.0
 _CHUNK = 1 << 20
 
 # Exit codes of `verify`: like the suite's, 1 means "does not conform" and 3 "cannot judge".
 VERIFY_OK, VERIFY_MISMATCH, VERIFY_UNUSABLE = 0, 1, 3
-
-
-@dataclass
-class RunFacts:
-    """What the manifest needs that only earlier hooks can see."""
-
-    started_at: datetime
-    git: dict[str, Any] | None
-    exit_code: int | None = None
-    cluster: ClusterIdentity | None = None
-    identity: RunIdentity | None = None
-    lookup_error: str | None = None
-    # A fleet run: each cluster's identity (or why it could not be looked up), by cluster name.
-    members: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-_FACTS_KEY = pytest.StashKey[RunFacts]()
 
 
 def utc_text(moment: datetime) -> str:
@@ -85,45 +66,16 @@ def run_files(run_dir: Path) -> list[str]:
     return sorted(found)
 
 
-def file_digests(run_dir: Path) -> dict[str, dict[str, Any]]:
+def file_digests(run_dir: Path, known: Callable[[Path], str | None] = lambda _path: None) -> dict[str, dict[str, Any]]:
     """sha256 and size of every file of the run; evidence written by this run and unchanged since is not
-    read again (conformance.outputs hashed it as it was written)."""
+    read again (`known`: conformance.written hashed it as it was written)."""
     return {
         relative: {
-            "sha256": outputs.digest(run_dir / relative) or sha256_file(run_dir / relative),
+            "sha256": known(run_dir / relative) or sha256_file(run_dir / relative),
             "size": (run_dir / relative).stat().st_size,
         }
         for relative in run_files(run_dir)
     }
-
-
-def _git(root: Path, *args: str) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "-C", str(root), *args],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT_SECONDS,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout if done.returncode == 0 else None
-
-
-def git_revision(root: Path) -> dict[str, Any] | None:
-    """{"commit", "dirty"} of the checkout at root; None when it is not one or git is missing."""
-    commit = _git(root, "rev-parse", "HEAD")
-    if commit is None or not commit.strip():
-        return None
-    revision: dict[str, Any] = {"commit": commit.strip()}
-    status = _git(root, "status", "--porcelain")
-    if status is None:
-        revision["dirty"] = None  # unknown: status timed out or failed
-    else:
-        revision["dirty"] = bool(status.strip())
-    return revision
 
 
 def outcome_counts(verdicts: Sequence[str]) -> dict[str, int]:
@@ -142,36 +94,60 @@ def _profile_section(settings: RunSettings) -> dict[str, Any]:
     return {"name": loaded.name, "path": str(loaded.path), "sha256": loaded.sha256, "chain": chain}
 
 
-def build_manifest(settings: RunSettings, facts: RunFacts, verdicts: Sequence[str], finished_at: datetime) -> Any:
+def _members_section(result: RunResult, fleet: Fleet) -> dict[str, dict[str, Any]]:
+    sections = {}
+    for member in fleet.members:
+        found = result.identities.get(member.member)
+        sections[member.member] = {
+            "profile": _profile_section(member),
+            "source": member.source_label,
+            "cluster": found.cluster.as_dict() if found is not None and found.cluster is not None else None,
+            "identity": _identity_section(found),
+        }
+    return sections
+
+
+def build_manifest(
+    result: RunResult,
+    fleet: Fleet,
+    finished_at: datetime,
+    digest: Callable[[Path], str | None] = lambda _path: None,
+) -> Any:
     """The manifest document; `files` hashes what is in the run directory now."""
     suite: dict[str, Any] = {"name": "cluster-conformance", "version": __version__}
-    if facts.git is not None:
-        suite["git"] = facts.git
+    if result.git is not None:
+        suite["git"] = dict(result.git)
+    verdicts = [record.verdict for record in result.records]
     run: dict[str, Any] = {
-        "directory": settings.run_dir.name,
-        "started_at": utc_text(facts.started_at),
+        "directory": result.run_dir.name,
+        "started_at": utc_text(result.started_at),
         "finished_at": utc_text(finished_at),
-        "exit_code": facts.exit_code,
+        "verdict": result.verdict.word,
+        "gate": result.verdict.gate,
+        "exit_code": result.verdict.code,
         "checks": len(verdicts),
         "outcomes": outcome_counts(verdicts),
     }
-    if facts.members:
+    files = file_digests(result.run_dir, digest)
+    if result.several:
         # A fleet: the run judged several clusters, each against its own profile.
         return {
             "format": FORMAT,
             "suite": suite,
             "run": run,
-            "clusters": facts.members,
-            "files": file_digests(settings.run_dir),
+            "clusters": _members_section(result, fleet),
+            "files": files,
         }
+    settings = fleet.members[0]
+    found = result.identities.get(settings.member)
     return {
         "format": FORMAT,
         "suite": suite,
         "profile": _profile_section(settings),
         "run": run,
-        "cluster": facts.cluster.as_dict() if facts.cluster is not None else None,
-        "identity": _identity_section(facts.identity, facts.lookup_error),
-        "files": file_digests(settings.run_dir),
+        "cluster": found.cluster.as_dict() if found is not None and found.cluster is not None else None,
+        "identity": _identity_section(found),
+        "files": files,
     }
 
 
@@ -184,91 +160,26 @@ def write_manifest(run_dir: Path, manifest: Any) -> Path:
     return path
 
 
-# -- pytest hooks ------------------------------------------------------------------------------------------
+class Manifest:
+    """Seals the run once every file is written: manifest.json."""
+
+    def __init__(self, fleet: Fleet, digest: Callable[[Path], str | None]) -> None:
+        self.fleet = fleet
+        self.digest = digest  # of the files the run wrote through the redaction layer, unchanged since
+
+    def pytest_conformance_finished(self, result: RunResult, config: pytest.Config) -> None:
+        try:
+            write_manifest(result.run_dir, build_manifest(result, self.fleet, datetime.now(UTC), self.digest))
+        except OSError as exc:
+            print(f"conformance: could not write {result.run_dir / MANIFEST}: {exc}", file=sys.stderr)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # plugin.py's tryfirst configure has made the run directory (controller only) before this runs.
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        return
-    config.stash[_FACTS_KEY] = RunFacts(datetime.now(UTC), git_revision(Path(config.rootpath)))
-
-
-def _identity_section(identity: RunIdentity | None, error: str | None) -> dict[str, Any]:
+def _identity_section(found: Identity | None) -> dict[str, Any]:
     """Who the run was, or why that is unknown."""
-    if identity is not None:
-        return identity.as_dict()
-    return {"username": "unknown", "reason": error or "the run ended before the lookup"}
-
-
-def _identify(
-    settings: RunSettings, state: ClusterState | None
-) -> tuple[ClusterIdentity | None, RunIdentity | None, str | None]:
-    """Which cluster this was and who the run was, or why that could not be found out."""
-    try:
-        if settings.snapshot is not None:
-            return (*snapshot_identity(settings.snapshot, state), None)
-        if settings.target is not None:
-            return (*live_identity(settings.target, settings.profile.profile.collection, state), None)
-    except Exception as exc:  # bookkeeping must never turn a verdict into a crash
-        return None, None, secrets.redact_text(f"{type(exc).__name__}: {exc}")
-    return None, None, None
-
-
-def _lookup(config: pytest.Config, settings: RunSettings, facts: RunFacts) -> None:
-    fleet = config.stash.get(FLEET_KEY, None)
-    if fleet is None or not fleet.several:
-        facts.cluster, facts.identity, facts.lookup_error = _identify(settings, primary_state(config))
-        return
-    # With pytest-xdist the states stay on the workers; the lookups then ask the clusters (or snapshots) directly.
-    states = config.stash.get(STATES_KEY, {})
-    for member in fleet.members:
-        cluster, identity, error = _identify(member, states.get(member.member))
-        facts.members[member.member] = {
-            "profile": _profile_section(member),
-            "source": member.source_label,
-            "cluster": cluster.as_dict() if cluster is not None else None,
-            "identity": _identity_section(identity, error),
-        }
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> Generator[None, None, None]:
-    # Outermost wrapper: the identity lookups happen once, and the exit status is read after every other
-    # sessionfinish (junitxml, pytest-html, the latest link) has run and could have changed it.
-    config = session.config
-    settings = config.stash.get(SETTINGS_KEY, None)
-    facts = config.stash.get(_FACTS_KEY, None)
-    if settings is not None and facts is not None and not is_worker(config):
-        _lookup(config, settings, facts)
-    try:
-        return (yield)
-    finally:
-        if facts is not None:
-            facts.exit_code = int(session.exitstatus)
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_unconfigure(config: pytest.Config) -> Generator[None, None, None]:
-    # The outermost wrapper, writing after yield: after every plugin's unconfigure (trylast ones included),
-    # after pytest-html and junitxml (sessionfinish) and allure (during the run), so every file is there.
-    try:
-        return (yield)
-    finally:
-        _write(config)
-
-
-def _write(config: pytest.Config) -> None:
-    settings = config.stash.get(SETTINGS_KEY, None)
-    facts = config.stash.get(_FACTS_KEY, None)
-    if settings is None or facts is None or not settings.run_dir.is_dir() or is_worker(config):
-        return
-    verdicts = [record.verdict for record in config.stash.get(RECORDS_KEY, [])]
-    try:
-        write_manifest(settings.run_dir, build_manifest(settings, facts, verdicts, datetime.now(UTC)))
-    except OSError as exc:
-        print(f"conformance: could not write {settings.run_dir / MANIFEST}: {exc}", file=sys.stderr)
+    if found is not None and found.identity is not None:
+        return found.identity.as_dict()
+    reason = found.error if found is not None and found.error else "the run ended before the lookup"
+    return {"username": "unknown", "reason": reason}
 
 
 # -- verification ------------------------------------------------------------------------------------------

@@ -5,20 +5,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import textwrap
-import types
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, get_args
 from urllib.parse import unquote
 
 from pydantic import BaseModel
 
-import conformance
+from conformance import registry
 from conformance.check import CheckSpec
 from conformance.cluster.resources import Resource
 from conformance.profile.model import Profile
@@ -73,17 +70,10 @@ class Permissions:
 # -------------------------------------------------------------------------------------------- the checks
 
 
-def check_specs() -> Iterator[tuple[str, CheckSpec]]:
-    """Every check of the suite as (test function name, spec), read from the `check` marks of the check modules."""
-    root = Path(conformance.__file__).parent
-    for path in sorted(root.glob("*/test_*.py")):
-        module = importlib.import_module(f"conformance.{path.parent.name}.{path.stem}")
-        for name, function in sorted(vars(module).items()):
-            if not name.startswith("test_") or not isinstance(function, types.FunctionType):
-                continue
-            for mark in getattr(function, "pytestmark", ()):
-                if mark.name == "check" and mark.args and isinstance(mark.args[0], CheckSpec):
-                    yield name, mark.args[0]
+def check_specs() -> Iterator[tuple[str, CheckSpec[Any]]]:
+    """Every check of the suite as (test function name, spec), from the check registry."""
+    for registered in registry.checks():
+        yield registered.name, registered.spec
 
 
 def reads(profile: Profile) -> dict[Resource | ServiceSource, set[str]]:

@@ -1,15 +1,13 @@
 """One record per check of a run: what was required, by whom, what was seen, the verdict and any waiver.
 
 Records are what reports, the integrity manifest and summaries are built from, so they all say the
-same thing. They are collected in `config.stash[RECORDS_KEY]` as each check finishes.
+same thing. The run collects them as each check finishes and publishes them in its RunResult.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
-
-import pytest
 
 from conformance.check import Culprit
 
@@ -69,9 +67,6 @@ class CheckRecord:
         fields["waiver"] = WaiverNote(**{**waiver, "culprits": tuple(waiver.get("culprits") or ())}) if waiver else None
         fields["evidence"] = list(data.get("evidence") or [])
         return cls(**fields)
-
-
-RECORDS_KEY = pytest.StashKey[list[CheckRecord]]()
 
 
 def within_cluster(name: str, cluster: str) -> str:

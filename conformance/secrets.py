@@ -1,8 +1,12 @@
 """The one redaction layer: known secret values and credential patterns never reach a report, log or file.
 
 Secrets are registered as the run learns them (kubeconfig credentials, every credential a service check
-reads, `--redact-env` values) and replaced, in every encoding they may take, by `***`; the pytest hooks
-here pass every report, message and written file of a conformance run through it.
+reads, `--redact-env` values) and replaced, in every encoding they may take, by `***`. A pure library: the
+pytest plugin that passes every report, message and written file of a run through it is
+conformance.run.secrecy.
+
+The registry is process-wide on purpose: what must never leak is known to the process (a token the
+kubernetes client refreshes, a credential a service check read), whichever run or thread learnt it.
 """
 
 from __future__ import annotations
@@ -10,22 +14,15 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import dataclasses
 import functools
 import html
 import json
-import os
 import re
-import sys
 import threading
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import IO, Any, TextIO, cast
+from typing import IO, Any
 from urllib.parse import quote, quote_plus, urlsplit
-
-import pytest
-
-from conformance.errors import BadInput
 
 REDACTED = "***"
 # Shorter values are not registered: replacing every "admin" or "1234" in a report would destroy it,
@@ -35,13 +32,34 @@ MIN_SECRET_LENGTH = 6
 MIN_FRAGMENT_LENGTH = 8
 MAX_KEY_FILE_BYTES = 1 << 20
 
-_lock = threading.Lock()
-# Each registered value, and whether its encodings are wanted too (not for fragments such as PEM lines).
-_secrets: dict[str, bool] = {}
-# Every form of every registered secret, longest first (so a longer form is never cut by a shorter one).
-# Replaced whole under the lock; readers take the current tuple without locking.
-_forms: tuple[str, ...] = ()
-_byte_forms: tuple[bytes, ...] = ()
+
+class _Registry:
+    """The registered secrets and every form of them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        # Each registered value, and whether its encodings are wanted too (not for fragments such as PEM lines).
+        self.secrets: dict[str, bool] = {}
+        # Every form of every registered secret, longest first (so a longer form is never cut by a shorter one).
+        # Replaced whole under the lock; readers take the current tuple without locking.
+        self.forms: tuple[str, ...] = ()
+        self.byte_forms: tuple[bytes, ...] = ()
+
+    def rebuild(self) -> None:
+        every: set[str] = set()
+        for secret, encodings in self.secrets.items():
+            every |= forms_of(secret, encodings)
+        ordered = tuple(sorted(every, key=lambda f: (-len(f), f)))
+        self.forms = ordered
+        self.byte_forms = tuple(f.encode("utf-8", "surrogateescape") for f in ordered)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.secrets.clear()
+            self.forms, self.byte_forms = (), ()
+
+
+_REGISTRY = _Registry()
 
 
 # -- the registry ----------------------------------------------------------------------------------------
@@ -121,16 +139,6 @@ def forms_of(secret: str, encodings: bool = True) -> set[str]:
     return {f for f in forms if len(f) >= min(MIN_SECRET_LENGTH, len(secret))}
 
 
-def _rebuild() -> None:
-    global _forms, _byte_forms
-    every: set[str] = set()
-    for secret, encodings in _secrets.items():
-        every |= forms_of(secret, encodings)
-    ordered = tuple(sorted(every, key=lambda f: (-len(f), f)))
-    _forms = ordered
-    _byte_forms = tuple(f.encode("utf-8", "surrogateescape") for f in ordered)
-
-
 def register(value: str | bytes | None, *, encodings: bool = True) -> None:
     """Remember a secret value so that it is redacted from everything the run writes.
 
@@ -145,12 +153,13 @@ def register(value: str | bytes | None, *, encodings: bool = True) -> None:
     if sep and user and "//" not in password:
         candidates.add(password)
     wanted = {c for c in candidates if len(c.strip()) >= MIN_SECRET_LENGTH}
-    with _lock:
-        new = {c for c in wanted if c not in _secrets or (encodings and not _secrets[c])}
+    with _REGISTRY.lock:
+        known = _REGISTRY.secrets
+        new = {c for c in wanted if c not in known or (encodings and not known[c])}
         if not new:
             return
-        _secrets.update(dict.fromkeys(new, encodings))
-        _rebuild()
+        known.update(dict.fromkeys(new, encodings))
+        _REGISTRY.rebuild()
 
 
 def _key_material(path: str) -> None:
@@ -217,15 +226,12 @@ def register_configuration(configuration: Any) -> None:
 
 def registered() -> int:
     """How many secret values are registered (never the values)."""
-    return len(_secrets)
+    return len(_REGISTRY.secrets)
 
 
 def forget_all() -> None:
     """Drop every registered secret (for tests that need a clean registry)."""
-    global _forms, _byte_forms
-    with _lock:
-        _secrets.clear()
-        _forms, _byte_forms = (), ()
+    _REGISTRY.clear()
 
 
 # -- patterns: credentials in the positions where they are recognizable without being known ------------
@@ -367,7 +373,7 @@ def _redact_patterns(text: str) -> str:
 
 def redact_known(text: str) -> str:
     """Replace every form of every registered secret; nothing else changes."""
-    for form in _forms:
+    for form in _REGISTRY.forms:
         if form in text:
             text = text.replace(form, REDACTED)
     return text
@@ -384,7 +390,7 @@ def redact_bytes(data: bytes) -> bytes:
     """The layer for bodies and files (bytes that are not UTF-8 pass through, redacted where they are)."""
     if not data:
         return data
-    for form in _byte_forms:  # on bytes: memchr-fast, and no decoding when nothing is registered
+    for form in _REGISTRY.byte_forms:  # on bytes: memchr-fast, and no decoding when nothing is registered
         if form in data:
             data = data.replace(form, REDACTED.encode())
     text = data.decode("utf-8", "surrogateescape")
@@ -394,7 +400,7 @@ def redact_bytes(data: bytes) -> bytes:
 
 def contains_secret(text: str) -> bool:
     """Whether any form of a registered secret occurs in the text."""
-    return any(form in text for form in _forms)
+    return any(form in text for form in _REGISTRY.forms)
 
 
 def _walkable(value: object) -> bool:
@@ -463,23 +469,22 @@ def redact_exception(exc: BaseException, _seen: set[int] | None = None) -> None:
 
 def registry_size() -> int:
     """How many forms of secrets are registered: a file redacted at this size holds none of them."""
-    return len(_byte_forms)
+    return len(_REGISTRY.byte_forms)
 
 
-def scrub_files(paths: Iterable[Path]) -> list[Path]:
+def scrub_files(paths: Iterable[Path], trusted: Callable[[Path, int], bool] = lambda _p, _n: False) -> list[Path]:
     """Rewrite files that hold a registered secret in any form (the last line of defence before a run
     ends); returns the files changed. Only registered values are replaced: patterns are applied where
     text is produced, never to finished files whose markup they could mistake for credentials. Files the
-    run wrote through this layer with every secret now registered, and unchanged since, are not read again."""
-    from conformance import outputs
-
+    run wrote through this layer with every secret now registered, and unchanged since (`trusted(path,
+    registry size)`, conformance.written), are not read again."""
     changed: list[Path] = []
-    forms = _byte_forms
+    forms = _REGISTRY.byte_forms
     if not forms:
         return changed
     replacement = REDACTED.encode()
     for path in paths:
-        if outputs.clean(path, len(forms)):
+        if trusted(path, len(forms)):
             continue
         try:
             data = path.read_bytes()
@@ -495,7 +500,7 @@ def scrub_files(paths: Iterable[Path]) -> list[Path]:
     return changed
 
 
-def _files_under(root: Path) -> Iterable[Path]:
+def files_under(root: Path) -> Iterable[Path]:
     if root.is_file():
         yield root
     elif root.is_dir():
@@ -525,302 +530,3 @@ class RedactingStream:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)
-
-
-# -- pytest hooks ----------------------------------------------------------------------------------------
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("conformance", "cluster conformance")
-    group.addoption(
-        "--redact-env",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="Treat the value of environment variable NAME as a secret: redacted from everything the run "
-        "writes (repeatable; for snapshot runs, which read no kubeconfig or credentials).",
-    )
-
-
-def _conformance_run(config: pytest.Config) -> bool:
-    from conformance.options import judges_clusters
-
-    return judges_clusters(config)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_configure(config: pytest.Config) -> None:
-    # tryfirst: before the terminal plugin's pytest_configure builds its TerminalReporter on sys.stdout.
-    if not _conformance_run(config) or config.pluginmanager.has_plugin(_ReportRedaction.NAME):
-        return
-    for name in config.getoption("redact_env") or ():
-        if name not in os.environ:
-            # A misspelt name would redact nothing, silently: say so before anything runs.
-            raise BadInput(f"--redact-env {name}: no such environment variable")
-        register(os.environ[name])
-    if not isinstance(sys.stdout, RedactingStream):
-        # Only the terminal reporter keeps this object: pytest's capture restores the original
-        # sys.stdout when it suspends, so test output is not double-processed.
-        sys.stdout = cast(TextIO, RedactingStream(sys.stdout))
-    config.pluginmanager.register(_ReportRedaction(), _ReportRedaction.NAME)
-    config.pluginmanager.register(_OuterRedaction(), _OuterRedaction.NAME)
-
-
-def _credentials_in(value: Any, seen: set[int]) -> Iterable[Any]:
-    """Every Credential reference in a (pydantic) profile section."""
-    from conformance.profile.services import Credential
-
-    if id(value) in seen:
-        return
-    seen.add(id(value))
-    if isinstance(value, Credential):
-        yield value
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from _credentials_in(item, seen)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _credentials_in(item, seen)
-    elif hasattr(value, "__pydantic_fields__"):
-        for name in type(value).__pydantic_fields__:
-            yield from _credentials_in(getattr(value, name, None), seen)
-
-
-def register_profile_credentials(profile: Any) -> None:
-    """Register the values of the credentials a profile references (env or file) that are present.
-
-    A live run registers them as it reads them; a snapshot run reads none, yet its evidence may have
-    been captured with them."""
-    for ref in _credentials_in(getattr(profile, "services", None), set()):
-        if getattr(ref, "env", None):
-            register(os.environ.get(ref.env))
-        elif getattr(ref, "file", None):
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                register(Path(ref.file).read_text(encoding="utf-8"))
-
-
-def _redact_report(report: pytest.TestReport | pytest.CollectReport) -> None:
-    seen: set[int] = set()
-    longrepr = report.longrepr
-    if isinstance(longrepr, (str, tuple)):
-        report.longrepr = redact_value(longrepr, seen)
-    elif longrepr is not None:
-        redact_value(longrepr, seen)
-    report.sections = [(title, redact_text(content)) for title, content in report.sections]
-    if isinstance(report, pytest.TestReport):
-        report.user_properties = [(name, redact_value(value, seen)) for name, value in report.user_properties]
-        wasxfail = getattr(report, "wasxfail", None)
-        if isinstance(wasxfail, str):
-            report.wasxfail = redact_text(wasxfail)
-    for attribute in ("extras", "extra"):
-        extras = getattr(report, attribute, None)
-        if isinstance(extras, list):
-            redact_value(extras, seen)
-
-
-def _redact_finding(item: pytest.Item) -> None:
-    from conformance.check import Culprit, Finding
-    from conformance.settings import FINDING_KEY
-
-    finding = item.stash.get(FINDING_KEY, None)
-    if not isinstance(finding, Finding):
-        return
-    culprits = [
-        Culprit(redact_text(c.name), redact_text(c.observed), {k: redact_text(v) for k, v in c.details.items()})
-        for c in finding.culprits
-    ]
-    item.stash[FINDING_KEY] = dataclasses.replace(
-        finding, expected=redact_text(finding.expected), observed=redact_text(finding.observed), culprits=culprits
-    )
-
-
-def _redact_record(item: pytest.Item) -> None:
-    from conformance.check import Culprit
-    from conformance.settings import RECORD_KEY
-
-    record = item.stash.get(RECORD_KEY, None)
-    if record is None:
-        return
-    for field in dataclasses.fields(record):
-        value = getattr(record, field.name)
-        if isinstance(value, str):
-            setattr(record, field.name, redact_text(value))
-    record.culprits = [
-        Culprit(redact_text(c.name), redact_text(c.observed), {k: redact_text(v) for k, v in c.details.items()})
-        for c in record.culprits
-    ]
-    if record.waiver is not None:
-        waiver = record.waiver
-        record.waiver = dataclasses.replace(
-            waiver, reason=redact_text(waiver.reason), culprits=tuple(redact_text(c) for c in waiver.culprits)
-        )
-
-
-class _ReportRedaction:
-    """Hooks that pass reports, records, the HTML report's parts and the run's files through the layer.
-
-    Registered from pytest_configure, after every conftest plugin: among hooks of equal priority pluggy
-    calls the last registered first, so this holds the innermost trylast wrappers (and _OuterRedaction,
-    registered with it, the outermost tryfirst one).
-    """
-
-    NAME = "conformance-secrets"
-
-    # pluggy orders a hook's implementations as [non-wrappers][wrappers], each part sorted trylast ..
-    # tryfirst, and calls them from the end: the tryfirst wrapper is entered first and resumed LAST, the
-    # trylast wrapper is entered last and resumed FIRST, right after the non-wrapper that made the report
-    # (pytest's runner). So "after the other wrappers have filled the report" is tryfirst, not trylast,
-    # and one wrapper cannot do both jobs:
-    # - this trylast (innermost) one cleans the fresh report, the exception and the finding before any
-    #   other wrapper reads them: conformance.plugin copies the message and the finding into the check
-    #   record and the HTML extras, allure-pytest copies call.excinfo.exconly() and longreprtext into
-    #   allure-results, pytest's skipping copies xfail reasons;
-    # - _OuterRedaction's tryfirst (outermost) one cleans what those wrappers added (extras,
-    #   user_properties, the record) before pytest_runtest_logreport hands the report to the terminal,
-    #   junitxml and pytest-html.
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        if call.excinfo is not None:
-            redact_exception(call.excinfo.value)
-        _redact_report(report)
-        _redact_finding(item)
-        return report
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
-        report = yield
-        _redact_report(report)
-        return report
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_fixture_setup(self, fixturedef: Any, request: pytest.FixtureRequest) -> Generator[None, Any, Any]:
-        # Innermost: the exception is clean before allure-pytest's fixture wrapper records its message.
-        try:
-            return (yield)
-        except BaseException as exc:
-            redact_exception(exc)
-            raise
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        from conformance.settings import FLEET_KEY
-
-        fleet = session.config.stash.get(FLEET_KEY, None)
-        for member in fleet.members if fleet is not None else ():
-            register_profile_credentials(member.profile.profile)
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Generator[None, Any, Any]:
-        # Before: the environment table pytest-html renders (server versions, resources unavailable with
-        # the API server's reasons). After (innermost wrapper, so right after pytest-html, junitxml and
-        # the runner's session teardown have written): every file of the run, for registered values.
-        config = session.config
-        try:
-            from pytest_metadata.plugin import metadata_key
-        except ImportError:  # pragma: no cover - pytest-metadata is a dependency
-            pass
-        else:
-            metadata = config.stash.get(metadata_key, None)
-            if isinstance(metadata, dict):
-                redact_value(metadata)
-                escape_environment(metadata)
-        result = yield
-        _sweep(config)
-        return result
-
-    @pytest.hookimpl(trylast=True, optionalhook=True)  # pytest-html's hook
-    def pytest_html_report_title(self, report: Any) -> None:
-        title = getattr(report, "title", None)
-        if isinstance(title, str):
-            report.title = redact_text(title)
-
-    @pytest.hookimpl(trylast=True, optionalhook=True)  # pytest-html's hook
-    def pytest_html_results_summary(
-        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
-    ) -> None:
-        for part in (prefix, summary, postfix):
-            redact_value(part)
-
-    @pytest.hookimpl(trylast=True, optionalhook=True)  # pytest-html's hook
-    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        redact_value(cells)
-
-    @pytest.hookimpl(trylast=True, optionalhook=True)  # pytest-html's hook
-    def pytest_html_results_table_html(self, report: pytest.TestReport, data: list[str]) -> None:
-        redact_value(data)
-
-
-def escape_environment(metadata: dict[str, Any]) -> None:
-    """HTML-escape the environment table in place: pytest-html's script renders its values with innerHTML,
-    and they carry text from the cluster (server version, the API server's reasons for unreadable
-    resources) and from a snapshot's meta.json."""
-
-    def escaped(value: Any) -> Any:
-        if isinstance(value, str):
-            return html.escape(value)
-        if isinstance(value, dict):
-            return {html.escape(str(k)): escaped(v) for k, v in value.items()}
-        if isinstance(value, (list, tuple)):
-            return [escaped(v) for v in value]
-        return value
-
-    for key in list(metadata):
-        metadata[key] = escaped(metadata[key])
-
-
-def _sweep(config: pytest.Config) -> None:
-    from conformance.options import is_worker
-
-    if is_worker(config):
-        return  # the controller sweeps the run directory once every worker has finished
-    changed = scrub_files(_outputs(config))
-    if changed:
-        # Names only: where a secret was found is the lead; the value never leaves this module.
-        names = ", ".join(str(p) for p in changed)
-        sys.stderr.write(f"conformance: removed a registered secret that escaped redaction from {names}\n")
-
-
-def _outputs(config: pytest.Config) -> list[Path]:
-    from conformance.settings import SETTINGS_KEY
-
-    roots: list[Path] = []
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is not None:
-        roots.append(settings.run_dir)
-    option = config.option
-    for name in ("htmlpath", "xmlpath", "allure_report_dir"):
-        value = getattr(option, name, None)
-        if value:
-            roots.append(Path(value))
-    files: dict[Path, None] = {}
-    for root in roots:
-        for path in _files_under(root):
-            files[path] = None
-    return list(files)
-
-
-class _OuterRedaction:
-    """The outermost wrappers: makereport (see _ReportRedaction for the ordering), and unconfigure."""
-
-    NAME = "conformance-secrets-outer"
-
-    # Files written after sessionfinish (conformance.integrity's manifest is written from its own
-    # tryfirst unconfigure wrapper, registered before this one and so inside it) get a last sweep.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_unconfigure(self, config: pytest.Config) -> Generator[None, None, None]:
-        try:
-            return (yield)
-        finally:
-            _sweep(config)
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_makereport(
-        self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        report = yield
-        _redact_report(report)
-        _redact_record(item)
-        return report

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+# pytester runs the suite as users do; the plugin itself comes from its entry point.
+pytest_plugins = ["pytester"]
+
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "snapshots" / "254carbon"
 

@@ -143,16 +143,16 @@ def test_manifest_of_a_failing_run_counts_failures_and_errors_and_keeps_the_exit
 
 LATE_WRITER = """
 import pytest
-from conformance.settings import SETTINGS_KEY
+from conformance.run.session import run_of
 
 class Late:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session):
-        session.config.stash[SETTINGS_KEY].run_dir.joinpath("late-sessionfinish.txt").write_text("last\\n")
+        run_of(session.config).run_dir.joinpath("late-sessionfinish.txt").write_text("last\\n")
 
     @pytest.hookimpl(trylast=True)
     def pytest_unconfigure(self, config):
-        config.stash[SETTINGS_KEY].run_dir.joinpath("late-unconfigure.txt").write_text("last\\n")
+        run_of(config).run_dir.joinpath("late-unconfigure.txt").write_text("last\\n")
 
 def pytest_configure(config):
     # Registered after every conftest plugin: among trylast hooks, the latest registered runs last.

@@ -15,13 +15,16 @@ from pathlib import Path
 
 import pytest
 
+from conformance import gate
+from conformance.check import Culprit, Finding
 from conformance.cluster.state import ClusterState
+from conformance.drift import Baseline, Change, Drift
 from conformance.profile.loader import load_profile
 from conformance.records import CheckRecord
-from conformance.report import sections
+from conformance.report import drift_section, extras, sections, templating
 from conformance.report.history import earlier_runs, parse_run_name
 from conformance.report.summary import render
-from conformance.settings import RunSettings
+from conformance.run.settings import RunSettings
 
 from browser import CHROMIUM, MISSING, run_chromium
 from conftest import ROOT, Snapshot, run_suite
@@ -225,7 +228,7 @@ def screenshot(report: Path, tmp_path: Path) -> Path:
 def view(tmp_path: Path, records: list[CheckRecord], state: ClusterState | None, exitstatus: int = 0) -> str:
     loaded = load_profile("prod", ROOT / "profiles")
     settings = RunSettings(loaded, tmp_path / "snap", None, tmp_path / "20251022T033000Z-prod", tmp_path)
-    return render(sections.RunView(records, settings, state, exitstatus))
+    return render(sections.RunView(records, settings, state, verdict=gate.verdict(records, "minor", None, exitstatus)))
 
 
 def record(name: str, verdict: str, area: str = "pods") -> CheckRecord:
@@ -266,6 +269,61 @@ def test_a_broken_part_becomes_a_note_not_a_missing_report(tmp_path: Path) -> No
     assert "GATE FAILED" in html
     assert "report section failures could not be built: AttributeError" in html
     assert 'id="cf-matrix"' in html
+
+
+def test_the_banner_states_the_verdict_the_gate_gave(tmp_path: Path) -> None:
+    """--gate=blocker with a minor failure exits 0: the banner says PASSED and names the failure below the gate."""
+    minor = CheckRecord("x::test_b[y]", "test_b[y]", "pods", "a requirement", "minor", verdict="failed")
+    records = [record("test_a[x]", "passed"), minor]
+    loaded = load_profile("prod", ROOT / "profiles")
+    settings = RunSettings(loaded, tmp_path / "snap", None, tmp_path / "20251022T033000Z-prod", tmp_path)
+    html = render(sections.RunView(records, settings, None, verdict=gate.verdict(records, "blocker")))
+    banner = section(html, "cf-verdict")
+    assert 'id="cf-verdict" data-verdict="PASSED" data-gate="blocker" data-exit-code="0"' in html
+    assert "GATE PASSED" in banner
+    assert "GATE FAILED" not in html
+    assert "gate blocker" in banner
+    assert '<a href="#cf-check-1"><code>test_b[y]</code></a> (failed, minor)' in banner
+    assert "below the gate" in section(html, "cf-check-1")  # still listed with the failures, marked
+    assert banner_counts(html) == {"passed": 1, "failed": 1, "error": 0, "waived": 0}
+
+    failing = view(tmp_path, records, None)  # the default gate, minor: the same failure fails the run
+    assert 'data-verdict="FAILED" data-gate="minor" data-exit-code="1"' in failing
+    assert "GATE FAILED" in failing
+    assert "below the gate" not in failing
+
+
+def test_the_drift_section_and_the_check_extras_escape_cluster_text(tmp_path: Path) -> None:
+    escaped = "&lt;img src=x onerror=alert(1)&gt;"
+    culprits = [Culprit(f"kong/{HOSTILE}", HOSTILE)]
+    checked = CheckRecord("x::test_a[x]", "test_a[x]", "pods", f"no {HOSTILE}", "normal", remediation=HOSTILE)
+    finding = extras.finding_html(checked, Finding("ready", f"1 of 2 {HOSTILE}", 2, culprits, ("pods",)))
+    assert HOSTILE not in finding
+    assert f"<tr><td>kong/{escaped}</td><td>{escaped}</td></tr>" in finding
+    assert f"<p><b>Observed</b>: 1 of 2 {escaped} (2 inspected)</p>" in finding
+    assert f"<p><b>Remediation</b>: {escaped}</p>" in finding
+    assert extras.test_id_cell(f"test_a[{HOSTILE}]") == f'<td class="col-testId">test_a[{escaped}]</td>'
+
+    change = Change(f"test_a[{HOSTILE}]", f"kong/{HOSTILE}", "passed", "failed", HOSTILE)
+    gone = Change(f"test_b[{HOSTILE}]", None, "error", None)
+    baseline = Baseline(tmp_path / "baseline-run", "--compare", "prod", None, {})
+    drift = drift_section.render(Drift(baseline, (change,), (), (), (gone,)), "prod")
+    assert HOSTILE not in drift
+    assert f'<td>kong/{escaped}</td><td class="cf-nowrap">passed → failed</td><td>{escaped}</td>' in drift
+    assert f"<code>test_b[{escaped}]</code> (error → not run)" in drift
+    assert "<h3>New failures (1)</h3>" in drift
+    assert "<h3>Resolved (0)</h3>" in drift
+
+
+def test_templates_leave_escaping_on() -> None:
+    assert templating.ENVIRONMENT.autoescape is True
+    directory = Path(templating.__file__).parent / "templates"
+    templates = sorted(directory.glob("*.j2"))
+    assert templates
+    for path in templates:
+        text = path.read_text().replace(" ", "")
+        assert "|safe" not in text, f"{path.name} marks a value safe"
+        assert "autoescape" not in text, f"{path.name} turns autoescape off"
 
 
 def write_junit(directory: Path, passed: int, failed: int, error: int) -> None:

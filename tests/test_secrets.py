@@ -550,21 +550,22 @@ def test_an_unknown_redact_env_name_is_a_usage_error(
 
 
 def test_the_final_sweep_trusts_only_unchanged_files_written_through_the_layer(registry: None, tmp_path: Path) -> None:
-    from conformance import outputs
+    from conformance.written import WrittenFiles
 
+    outputs = WrittenFiles()
     secrets.register(CANARY)
     body = secrets.redact_bytes(f'{{"a": "{CANARY}"}}'.encode())
     written = outputs.write(tmp_path / "pods.json", [body], secrets.registry_size())
     assert outputs.digest(written) == hashlib.sha256(written.read_bytes()).hexdigest()
-    assert secrets.scrub_files([written]) == []  # clean as written: not read again
+    assert secrets.scrub_files([written], outputs.clean) == []  # clean as written: not read again
     # Changed since it was written (another writer, same path): read and scrubbed like any file.
     with written.open("ab") as out:
         out.write(CANARY.encode())
     assert outputs.digest(written) is None
-    assert secrets.scrub_files([written]) == [written]
+    assert secrets.scrub_files([written], outputs.clean) == [written]
     assert not traces(written.read_bytes())
     # A secret registered after a file was written: that file is read again too.
     clean = outputs.write(tmp_path / "nodes.json", [b'{"token": "later-secret-value-123"}'], secrets.registry_size())
     secrets.register("later-secret-value-123")
-    assert secrets.scrub_files([clean]) == [clean]
+    assert secrets.scrub_files([clean], outputs.clean) == [clean]
     assert b"later-secret-value-123" not in clean.read_bytes()

@@ -16,10 +16,11 @@ from typing import Any
 
 import orjson
 
-from conformance import __version__, outputs, secrets
+from conformance import __version__, secrets
 from conformance.cluster.resources import Resource, resource
 from conformance.cluster.snapshot import parse_list
 from conformance.cluster.state import ClusterState
+from conformance.written import WrittenFiles
 
 _OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 _LIST_HEAD = b'{"apiVersion":"v1","kind":"List","metadata":{"resourceVersion":""},"items":[\n'
@@ -42,12 +43,12 @@ def _page_chunk(res: Resource, page: bytes, api_version: str) -> bytes:
     return evidence_chunk(parse_list(res, page, f"the spooled {res.name} page").items, api_version, res.kind)
 
 
-def _store(path: Path, body: bytes) -> Path:
+def _store(written: WrittenFiles, path: Path, body: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    return outputs.write(path, [secrets.redact_bytes(body)], secrets.registry_size())
+    return written.write(path, [secrets.redact_bytes(body)], secrets.registry_size())
 
 
-def _store_list(path: Path, chunks: Iterable[bytes]) -> Path:
+def _store_list(written: WrittenFiles, path: Path, chunks: Iterable[bytes]) -> Path:
     """A List written chunk by chunk, each redacted on its own: chunks hold whole objects, so no secret spans two."""
     path.parent.mkdir(parents=True, exist_ok=True)
 
@@ -63,11 +64,14 @@ def _store_list(path: Path, chunks: Iterable[bytes]) -> Path:
             first = False
         yield _LIST_TAIL
 
-    return outputs.write(path, lines(), secrets.registry_size())
+    return written.write(path, lines(), secrets.registry_size())
 
 
-def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
-    """Write meta.json and one kubectl-style List per collected resource; return the files written."""
+def write_evidence(state: ClusterState, directory: Path, files: WrittenFiles | None = None) -> list[Path]:
+    """Write meta.json and one kubectl-style List per collected resource; return the files written.
+
+    `files` is the run's record of what it wrote (digests for the manifest and the final sweep)."""
+    files = files if files is not None else WrittenFiles()
     (directory / "kubernetes").mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     provenance = state.provenance
@@ -86,22 +90,22 @@ def write_evidence(state: ClusterState, directory: Path) -> list[Path]:
         meta.pop("collected_at")
         meta["collected_at_unknown"] = True
     meta_body = orjson.dumps({k: v for k, v in meta.items() if v is not None}, option=_OPTIONS)
-    written.append(_store(directory / "meta.json", meta_body))
+    written.append(_store(files, directory / "meta.json", meta_body))
     # Parsing whole pages makes millions of short-lived objects without cycles: the cyclic collector would
     # only walk them again and again (as while collecting, conformance.cluster.live).
     collecting = gc.isenabled()
     gc.disable()
     try:
-        written += _write_lists(state, directory)
+        written += _write_lists(state, directory, files)
     finally:
         if collecting:
             gc.enable()
     for key, body in sorted(state.documents.items()):
-        written.append(_store(directory / key, body))
+        written.append(_store(files, directory / key, body))
     return written
 
 
-def _write_lists(state: ClusterState, directory: Path) -> list[Path]:
+def _write_lists(state: ClusterState, directory: Path, files: WrittenFiles) -> list[Path]:
     written: list[Path] = []
     for name, items in sorted(state.lists.items()):
         res = resource(name)
@@ -111,5 +115,5 @@ def _write_lists(state: ClusterState, directory: Path) -> list[Path]:
             chunks: Iterable[bytes] = (_page_chunk(res, page, api_version) for page in spool)
         else:
             chunks = [evidence_chunk(items, api_version, res.kind)]
-        written.append(_store_list(directory / res.snapshot_file, chunks))
+        written.append(_store_list(files, directory / res.snapshot_file, chunks))
     return written

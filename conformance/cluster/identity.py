@@ -13,10 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from conformance.cluster.live import ApiError, KubeClient, Target
+from conformance.cluster.live import KubeClient, Target
 from conformance.cluster.snapshot import SnapshotError, read_meta
 from conformance.cluster.state import ClusterState
-from conformance.errors import SourceError
+from conformance.errors import ApiError, SourceError
 from conformance.profile.model import Collection
 from conformance.transport import HttpReply, Unreachable
 

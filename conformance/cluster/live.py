@@ -29,7 +29,7 @@ from conformance.cluster.resources import Resource
 from conformance.cluster.snapshot import parse_list, parse_projected
 from conformance.cluster.spool import PageSpool
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
-from conformance.errors import ConformanceError, SourceError
+from conformance.errors import ApiError, ConformanceError, SourceError
 from conformance.profile.model import Collection, Profile
 from conformance.services.source import LiveContext, ServiceSource
 from conformance.transport import (
@@ -113,31 +113,6 @@ def load_target(kubeconfig: str | None, context: str | None) -> Target:
     chosen = context or (active or {}).get("name")
     secrets.register_configuration(configuration)  # before anything can print or store them
     return Target(configuration, configuration.host, chosen)
-
-
-def _status_message(body: bytes) -> tuple[str, dict[str, Any] | None]:
-    try:
-        status = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace").strip(), None
-    if isinstance(status, dict) and status.get("kind") == "Status":
-        return str(status.get("message") or status.get("reason") or ""), status
-    return "", None
-
-
-class ApiError(SourceError):
-    def __init__(self, resource: str, code: int, body: bytes, retried: tuple[str, ...] = ()) -> None:
-        message, status = _status_message(body)
-        words = {
-            401: "unauthorized: the API server rejected the credentials",
-            403: "forbidden",
-            404: "not found: the API server does not serve it",
-            410: "expired",
-            429: "too many requests (API priority and fairness)",
-        }.get(code, f"HTTP {code}")
-        after = f" (after {len(retried)} {'retry' if len(retried) == 1 else 'retries'})" if retried else ""
-        super().__init__(resource, (f"{words}: {message}" if message else words) + after, status)
-        self.code = code
 
 
 def _continue_token(body: bytes) -> str | None:

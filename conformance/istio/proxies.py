@@ -148,7 +148,7 @@ def sidecar_count(state: ClusterState, rule: MeshRule, _profile: Profile) -> Fin
     )
 
 
-def mesh_rules(profile: Profile, rule: str) -> list[tuple[str, object]] | None:
+def mesh_rules(profile: Profile, rule: str) -> list[tuple[str, MeshRule]] | None:
     if profile.services is None or profile.services.istio is None:
         return None
     settings = profile.services.istio

@@ -582,14 +582,14 @@ def _kafka(profile: Profile) -> Kafka | None:
     return profile.services.kafka if profile.services is not None else None
 
 
-def expand_brokers(profile: Profile) -> Expansion:
+def expand_brokers(profile: Profile) -> Expansion[BrokerCount]:
     kafka = _kafka(profile)
     if kafka is None or kafka.brokers is None:
         return None
     return [("brokers", BrokerCount(kafka.brokers, kafka.source, kafka.note, kafka.origin))]
 
 
-def expand_topics(profile: Profile) -> Expansion:
+def expand_topics(profile: Profile) -> Expansion[TopicSet]:
     kafka = _kafka(profile)
     if kafka is None or kafka.topics is None:
         return None
@@ -597,7 +597,7 @@ def expand_topics(profile: Profile) -> Expansion:
     return [("topics", TopicSet(t.min, tuple(t.prefixes), tuple(t.names), kafka.source, kafka.note, kafka.origin))]
 
 
-def expand_canary(profile: Profile) -> Expansion:
+def expand_canary(profile: Profile) -> Expansion[CanaryRoundTrip]:
     kafka = _kafka(profile)
     if kafka is None or not kafka.canary.enabled:
         return None

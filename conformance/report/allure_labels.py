@@ -8,7 +8,6 @@ copying pods.json into every check that reads it would multiply the run's size b
 
 from __future__ import annotations
 
-import html
 import json
 import mimetypes
 import os
@@ -21,9 +20,13 @@ import orjson
 import pytest
 
 from conformance import __version__, secrets
-from conformance.options import is_controller, is_worker
-from conformance.records import RECORDS_KEY, CheckRecord, evidence_path
-from conformance.settings import SETTINGS_KEY, RunSettings, primary_state
+from conformance.cluster.state import ClusterState
+from conformance.records import CheckRecord, evidence_path
+from conformance.report import templating
+from conformance.run.options import is_controller
+from conformance.run.result import RunResult
+from conformance.run.session import ConformanceRun
+from conformance.run.settings import RunSettings
 
 SEVERITIES = {"blocker", "critical", "normal", "minor", "trivial"}
 EXECUTOR_NAME = "cluster-conformance"
@@ -50,20 +53,15 @@ def story(record: CheckRecord) -> str:
     return record.name.split("[", 1)[0]
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # conformance.plugin (tryfirst) has set the run's settings and pointed allure-pytest at the run directory.
-    if config.stash.get(SETTINGS_KEY, None) is not None and results_dir(config) is not None:
-        config.pluginmanager.register(AllureRun(config), AllureRun.NAME)
-
-
 class AllureRun:
     """Per run: completes each check's Allure result from its record, then writes the run-level files."""
 
     NAME = "conformance-allure"
 
-    def __init__(self, config: pytest.Config) -> None:
+    def __init__(self, config: pytest.Config, run: ConformanceRun) -> None:
         self.config = config
-        self.settings = config.stash[SETTINGS_KEY]
+        self.run = run
+        self.settings = run.fleet.members[0]
 
     # The teardown report is the first point where a check's record is final and has passed through every
     # makereport wrapper (the secrets layer's included), and the allure test result is still open:
@@ -72,42 +70,30 @@ class AllureRun:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when != "teardown" or is_controller(self.config):
             return
-        record = _record_of(self.config, report.nodeid)
+        record = self.run.record_for(report.nodeid)
         if record is not None:
             _label(self.settings, record)
             _describe(self.settings, record)
 
-    # tryfirst: these files are part of the run's output, so they exist before any other sessionfinish hook
-    # seals or scrubs the run directory.
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        directory = results_dir(self.config)
+    def pytest_conformance_result(self, result: RunResult, config: pytest.Config) -> None:
+        directory = results_dir(config)
         # allure-pytest registers its listener only when it writes results (not with -p no:allure_pytest).
-        if directory is None or self.config.pluginmanager.get_plugin("allure_listener") is None:
-            return
-        if is_worker(self.config):
+        if directory is None or config.pluginmanager.get_plugin("allure_listener") is None:
             return
         directory.mkdir(parents=True, exist_ok=True)
         # Each evidence file some check used, once, in first-use order.
-        used = {
-            evidence_path(name, record.cluster): None
-            for record in self.config.stash.get(RECORDS_KEY, [])
-            for name in record.evidence
-        }
+        used = {evidence_path(name, record.cluster): None for record in result.records for name in record.evidence}
         for path in used:
-            if (self.settings.run_dir / path).is_file():
-                attach_evidence(self.settings.run_dir / path, path)
+            if (result.run_dir / path).is_file():
+                attach_evidence(result.run_dir / path, path)
+        state = None if result.several else self.run.states.get(self.settings.member)
         (directory / "environment.properties").write_text(
-            properties(environment(self.config, self.settings)), encoding="ascii"
+            properties(environment(self.settings, state, result)), encoding="ascii"
         )
-        (directory / "executor.json").write_text(json.dumps(executor(self.settings), indent=2) + "\n", encoding="utf-8")
+        (directory / "executor.json").write_text(
+            json.dumps(executor(self.settings, result), indent=2) + "\n", encoding="utf-8"
+        )
         (directory / "categories.json").write_text(json.dumps(CATEGORIES, indent=2) + "\n", encoding="utf-8")
-
-
-def _record_of(config: pytest.Config, nodeid: str) -> CheckRecord | None:
-    # conformance.plugin appends the record when the check's teardown report is made, just before this.
-    records = config.stash.get(RECORDS_KEY, [])
-    return next((r for r in reversed(records) if r.nodeid == nodeid), None)
 
 
 def _label(settings: RunSettings, record: CheckRecord) -> None:
@@ -158,8 +144,8 @@ def _describe(settings: RunSettings, record: CheckRecord) -> None:
 
 
 def description_html(record: CheckRecord, evidence: list[str], present: list[str]) -> str:
-    """The check as the HTML report shows it; every value is escaped (it may come from the cluster)."""
-    esc = html.escape
+    """The check as the HTML report shows it, laid out by allure_description.html.j2 with autoescape (values may
+    come from the cluster)."""
     observed = record.observed
     if observed is not None and record.inspected is not None:
         observed = f"{observed} ({record.inspected} inspected)"
@@ -178,45 +164,28 @@ def description_html(record: CheckRecord, evidence: list[str], present: list[str
         ),
         ("Remediation", record.remediation if record.verdict in ("failed", "waived") else None),
     ]
-    parts = [f"<p><b>{label}</b>: {esc(value)}</p>" for label, value in lines if value]
     waiver = record.waiver
-    if waiver is not None:
-        covers = ", ".join(waiver.culprits) or "all culprits"
-        parts.append(
-            "<p><b>Waiver</b>:</p><ul>"
-            + "".join(
-                f"<li>{label}: {esc(value)}</li>"
-                for label, value in (
-                    ("ticket", waiver.ticket),
-                    ("owner", waiver.owner),
-                    ("expires", waiver.expires),
-                    ("reason", waiver.reason),
-                    ("covers", covers),
-                )
-            )
-            + "</ul>"
-        )
-    if record.culprits:
-        rows = "".join(
-            f"<tr><td>{esc(c.name)}</td><td>{esc(c.observed)}</td></tr>" for c in record.culprits[:MAX_CULPRIT_ROWS]
-        )
-        more = len(record.culprits) - MAX_CULPRIT_ROWS
-        parts.append(
-            "<table><thead><tr><th>culprit</th><th>seen</th></tr></thead><tbody>"
-            + rows
-            + "</tbody></table>"
-            + (f"<p>and {more} more: see the culprits attachment</p>" if more > 0 else "")
-        )
-    if evidence:
-        items = "".join(
-            f"<li>{esc(path)}" + ("" if path in present else " (not written by this run)") + "</li>"
-            for path in evidence
-        )
-        parts.append(
-            "<p><b>Evidence</b> (in the run directory; attached once to the run, not to each check):</p>"
-            f"<ul>{items}</ul>"
-        )
-    return "".join(parts)
+    waiver_lines = (
+        [
+            ("ticket", waiver.ticket),
+            ("owner", waiver.owner),
+            ("expires", waiver.expires),
+            ("reason", waiver.reason),
+            ("covers", ", ".join(waiver.culprits) or "all culprits"),
+        ]
+        if waiver is not None
+        else []
+    )
+    body = templating.render(
+        "allure_description.html.j2",
+        lines=[(label, value) for label, value in lines if value],
+        waiver=waiver_lines,
+        culprits=[(c.name, c.observed) for c in record.culprits[:MAX_CULPRIT_ROWS]],
+        more=max(len(record.culprits) - MAX_CULPRIT_ROWS, 0),
+        evidence=[(path, path in present) for path in evidence],
+    )
+    # A plain str: allure writes it into the result's JSON, after the redaction layer has edited it as text.
+    return str(body)
 
 
 def attach_evidence(source: Path, name: str) -> None:
@@ -229,10 +198,13 @@ def attach_evidence(source: Path, name: str) -> None:
         _global_attach.file(str(source), name=name, attachment_type=mime, extension=source.suffix[1:] or None)
 
 
-def environment(config: pytest.Config, settings: RunSettings) -> dict[str, str]:
-    """What the HTML report's environment section says, for Allure's environment widget."""
+def environment(settings: RunSettings, state: ClusterState | None, result: RunResult) -> dict[str, str]:
+    """What the HTML report's environment section says, for Allure's environment widget, and the verdict."""
     profile = settings.profile
     values = {
+        "Verdict": result.verdict.word,
+        "Gate": result.verdict.gate,
+        "Exit code": str(result.verdict.code),
         "Profile": f"{profile.name} ({profile.path})",
         "Profile sha256": profile.sha256,
         "Source": settings.source_label,
@@ -243,7 +215,6 @@ def environment(config: pytest.Config, settings: RunSettings) -> dict[str, str]:
     }
     if len(profile.chain) > 1:
         values["Profile chain"] = " extends ".join(str(p) for p in profile.chain)
-    state = primary_state(config)
     if state is not None:
         provenance = state.provenance
         when = provenance.collected_at.isoformat().replace("+00:00", "Z")
@@ -257,13 +228,14 @@ def environment(config: pytest.Config, settings: RunSettings) -> dict[str, str]:
     return {key: secrets.redact_text(value) for key, value in values.items()}
 
 
-def executor(settings: RunSettings) -> dict[str, str]:
+def executor(settings: RunSettings, result: RunResult) -> dict[str, str]:
     return {
         "name": EXECUTOR_NAME,
         "type": "pytest",
         "buildName": settings.run_dir.name,
         "reportName": secrets.redact_text(
-            f"Cluster conformance: profile {settings.profile.name}, {settings.source_label}"
+            f"Cluster conformance: profile {settings.profile.name}, {settings.source_label}: "
+            f"{result.verdict.word} ({result.verdict.gate_text})"
         ),
     }
 

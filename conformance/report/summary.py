@@ -1,82 +1,137 @@
-"""pytest plugin: the auditor's summary in report.html (verdict banner, failures by area, waivers, matrix, charts).
-
-The HTML itself is built by conformance.report.sections from the run's CheckRecords.
-"""
+"""report.html: the auditor's summary (verdict banner, failures by area, waivers, matrix, charts, drift) above
+pytest-html's own table, each check's finding as its extra, and the title. Renderings of the run's RunResult."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from markupsafe import Markup
 
-from conformance.plugin import NOT_IN_PROFILE
-from conformance.records import RECORDS_KEY, CheckRecord
+from conformance.check import Finding
+from conformance.records import CheckRecord, evidence_path
 from conformance.report import sections
 from conformance.report.history import earlier_runs
-from conformance.settings import FLEET_KEY, SETTINGS_KEY, primary_state
-
-# Checks left out of this run by -k/-m or --deselect: a verdict over a subset must say so.
-DESELECTED_KEY = pytest.StashKey[list[str]]()
-
-
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    if not items:
-        return
-    names = items[0].config.stash.setdefault(DESELECTED_KEY, [])
-    # conformance.plugin deselects the placeholders of checks the profile does not ask for; they are not checks.
-    names.extend(item.name for item in items if not item.name.endswith(f"[{NOT_IN_PROFILE}]"))
-
-
-def view_of(session: pytest.Session) -> sections.RunView | None:
-    """The run as the report shows it, or None outside a conformance run (the suite's own tests)."""
-    config = session.config
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        return None
-    records: list[CheckRecord] = config.stash.get(RECORDS_KEY, [])
-    fleet = config.stash.get(FLEET_KEY, None)
-    several = fleet is not None and fleet.several
-    name = fleet.name if fleet is not None and several else settings.profile.name
-    history, problems = earlier_runs(settings.reports_root, name, settings.run_dir, sections.TREND_RUNS - 1)
-    return sections.RunView(
-        records=records,
-        settings=settings,
-        fleet=fleet,
-        # A fleet's banner describes each cluster; the single state shown there is a single cluster's.
-        state=None if several else primary_state(config),
-        exitstatus=int(getattr(session, "exitstatus", 0) or 0),
-        history=history,
-        history_problems=problems,
-        deselected=len(config.stash.get(DESELECTED_KEY, [])),
-    )
+from conformance.run.result import RunResult
+from conformance.run.session import ConformanceRun
 
 
 def render(view: sections.RunView, warn: Callable[[str], None] = lambda _: None) -> str:
     """The summary HTML; a part that raises is replaced by a visible note rather than costing the whole report."""
 
-    def guard(name: str, part: Callable[[sections.RunView], str]) -> str:
+    def guard(name: str, part: sections.Part) -> Markup:
         try:
             return part(view)
         except Exception as exc:  # a bug in one chart must not leave the auditor without report.html
             message = f"report section {name} could not be built: {type(exc).__name__}: {exc}"
             warn(message)
-            return f'<p class="cf-warn">{sections.esc(message)}</p>'
+            return sections.warning(message)
 
     return sections.build(view, guard)
 
 
-# pytest-html owns this hook's spec; optionalhook keeps the plugin loadable without it.
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_summary(prefix: list[str], session: pytest.Session) -> None:
-    view = view_of(session)
-    if view is None:
-        return
-    reporter: Any = session.config.pluginmanager.get_plugin("terminalreporter")
+class HtmlReport:
+    """pytest-html's hooks for a conformance run."""
 
-    def warn(message: str) -> None:
-        if reporter is not None:
-            reporter.write_line(f"conformance: {message}", red=True)
+    def __init__(self, run: ConformanceRun) -> None:
+        self.run = run
+        self.result: RunResult | None = None
 
-    # The prefix sits above pytest-html's own counts and filters, which belong with its results table.
-    prefix.append(render(view, warn))
+    def pytest_conformance_result(self, result: RunResult, config: pytest.Config) -> None:
+        self.result = result
+
+    def view(self) -> sections.RunView | None:
+        """The run as the report shows it."""
+        result = self.result
+        if result is None:
+            return None
+        fleet = self.run.fleet
+        settings = fleet.members[0]
+        history, problems = earlier_runs(settings.reports_root, result.name, result.run_dir, sections.TREND_RUNS - 1)
+        return sections.RunView(
+            records=result.records,
+            settings=settings,
+            fleet=fleet,
+            # A fleet's banner describes each cluster; the single state shown there is a single cluster's.
+            state=None if result.several else self.run.states.get(settings.member),
+            verdict=result.verdict,
+            history=history,
+            history_problems=problems,
+            deselected=len(result.deselected),
+        )
+
+    def pytest_conformance_check(
+        self, item: pytest.Item, report: pytest.TestReport, record: CheckRecord, finding: Finding
+    ) -> None:
+        # pytest-html reads `extras` off the report; it is not a declared TestReport attribute.
+        setattr(report, "extras", [*getattr(report, "extras", []), *_extras(record, finding)])  # noqa: B010
+
+    # pytest-html owns these hooks' specs; optionalhook keeps the plugin loadable without it.
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: pytest.Session
+    ) -> None:
+        view = self.view()
+        if view is None:
+            return
+        reporter: Any = session.config.pluginmanager.get_plugin("terminalreporter")
+
+        def warn(message: str) -> None:
+            if reporter is not None:
+                reporter.write_line(f"conformance: {message}", red=True)
+
+        # The prefix sits above pytest-html's own counts and filters, which belong with its results table.
+        prefix.append(render(view, warn))
+        if self.result is not None and self.result.drift is not None:
+            from conformance.drift import render_html
+
+            prefix.append(render_html(self.result.drift, self.result.name))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        report.title = f"Conformance: {self.run.fleet.label}"
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
+        # pytest-html inserts test ids unescaped; ids carry names from profiles and clusters.
+        for index, cell in enumerate(cells):
+            if cell.startswith('<td class="col-testId">'):
+                inner = cell.removeprefix('<td class="col-testId">').removesuffix("</td>")
+                cells[index] = f'<td class="col-testId">{html.escape(html.unescape(inner))}</td>'
+
+
+def _extras(record: CheckRecord, finding: Finding) -> list[dict[str, Any]]:
+    from pytest_html import extras
+
+    escape = html.escape
+    rows = "".join(f"<tr><td>{escape(c.name)}</td><td>{escape(c.observed)}</td></tr>" for c in finding.culprits)
+    table = (
+        f"<table class='culprits'><thead><tr><th>culprit</th><th>seen</th></tr></thead><tbody>{rows}</tbody></table>"
+        if rows
+        else ""
+    )
+    rows_waived = "".join(f"<li>{escape(a.describe())}</li>" for a in finding.applied)
+    lines = [
+        ("Requirement", record.requirement),
+        ("Severity", record.severity),
+        ("Source", record.source),
+        ("Profile", record.origin),
+        ("Note", record.note),
+        ("Expected", finding.expected),
+        ("Observed", f"{finding.observed} ({finding.inspected} inspected)"),
+        ("Remediation", record.remediation if finding.culprits or finding.applied else None),
+    ]
+    body = (
+        "<div class='finding'>"
+        + "".join(f"<p><b>{label}</b>: {escape(str(value))}</p>" for label, value in lines if value)
+        + (f"<p><b>Waivers</b>:</p><ul>{rows_waived}</ul>" if rows_waived else "")
+        + table
+        + "</div>"
+    )
+    result = [extras.html(body)]
+    for name in finding.evidence:
+        # Resources are named `pods`, `deployments.apps`; service bodies by their path, `kong/status.json`.
+        result.append(extras.url(evidence_path(name, record.cluster), name=f"evidence: {name}"))
+    return result

@@ -1,10 +1,18 @@
-"""Static inline SVG charts for the HTML report: no scripts, no fonts, nothing fetched; every label escaped."""
+"""Static inline SVG charts for the HTML report: no scripts, no fonts, nothing fetched; every label escaped.
+
+The geometry is computed here as a list of shapes with their coordinates already formatted; the one template,
+chart.svg.j2, only writes them out, so every label passes Jinja's autoescape.
+"""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
+
+from markupsafe import Markup
+
+from conformance.report.templating import render
 
 SVG_NS = "http://www.w3.org/2000/svg"
 
@@ -29,54 +37,98 @@ INK = "#1f2328"
 GRID = "#d0d7de"
 
 
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
 def _num(value: float) -> str:
     return f"{value:.1f}".removesuffix(".0")
 
 
+@dataclass(frozen=True)
+class Text:
+    kind: ClassVar[str] = "text"
+    x: str
+    y: str
+    text: str
+    anchor: str
+    size: int
+    fill: str
+    bold: bool
+
+
+@dataclass(frozen=True)
+class Rect:
+    kind: ClassVar[str] = "rect"
+    x: str
+    y: str
+    width: str
+    height: str
+    fill: str
+    title: str | None
+
+
+@dataclass(frozen=True)
+class Line:
+    kind: ClassVar[str] = "line"
+    x1: str
+    y1: str
+    x2: str
+    y2: str
+    stroke: str
+    width: str | None = None
+    dash: str | None = None
+
+
+@dataclass(frozen=True)
+class Polyline:
+    kind: ClassVar[str] = "polyline"
+    points: str
+    stroke: str
+
+
+@dataclass(frozen=True)
+class Circle:
+    kind: ClassVar[str] = "circle"
+    cx: str
+    cy: str
+    r: str
+    fill: str
+
+
+Shape = Text | Rect | Line | Polyline | Circle
+
+
 def _text(
     x: float, y: float, text: str, *, anchor: str = "start", size: int = 12, fill: str = INK, bold: bool = False
-) -> str:
-    weight = ' font-weight="bold"' if bold else ""
-    return (
-        f'<text x="{_num(x)}" y="{_num(y)}" text-anchor="{anchor}" font-size="{size}" fill="{fill}"{weight}>'
-        f"{esc(text)}</text>"
-    )
+) -> Text:
+    return Text(_num(x), _num(y), text, anchor, size, fill, bold)
 
 
-def _rect(x: float, y: float, w: float, h: float, fill: str, title: str | None = None, extra: str = "") -> str:
-    tooltip = f"<title>{esc(title)}</title>" if title else ""
-    return (
-        f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(max(w, 0))}" height="{_num(h)}" fill="{fill}"{extra}>'
-        f"{tooltip}</rect>"
-    )
+def _rect(x: float, y: float, w: float, h: float, fill: str, title: str | None = None) -> Rect:
+    return Rect(_num(x), _num(y), _num(max(w, 0)), _num(h), fill, title or None)
 
 
-def _svg(width: float, height: float, label: str, body: Sequence[str]) -> str:
-    return (
-        f'<svg xmlns="{SVG_NS}" class="cf-chart" width="{_num(width)}" height="{_num(height)}" '
-        f'viewBox="0 0 {_num(width)} {_num(height)}" role="img" aria-label="{esc(label)}" '
-        f'font-family="Helvetica, Arial, sans-serif"><title>{esc(label)}</title>' + "".join(body) + "</svg>"
-    )
+def _line(
+    x1: float, y1: float, x2: float, y2: float, stroke: str, width: str | None = None, dash: str | None = None
+) -> Line:
+    return Line(_num(x1), _num(y1), _num(x2), _num(y2), stroke, width, dash)
+
+
+def _svg(width: float, height: float, label: str, shapes: Sequence[Shape]) -> Markup:
+    return render("chart.svg.j2", ns=SVG_NS, width=_num(width), height=_num(height), label=label, shapes=shapes)
 
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _legend(x: float, y: float, keys: Sequence[str]) -> tuple[list[str], float]:
-    parts: list[str] = []
+def _legend(x: float, y: float, keys: Sequence[str]) -> tuple[list[Shape], float]:
+    shapes: list[Shape] = []
     for key in keys:
-        parts.append(_rect(x, y - 10, 12, 12, COLOURS[key]))
-        parts.append(_text(x + 16, y, LABELS[key]))
+        shapes.append(_rect(x, y - 10, 12, 12, COLOURS[key]))
+        shapes.append(_text(x + 16, y, LABELS[key]))
         x += 16 + 6.5 * len(LABELS[key]) + 16
-    return parts, x
+    return shapes, x
 
 
-def area_bars(areas: Mapping[str, Mapping[str, int]]) -> str:
+def area_bars(areas: Mapping[str, Mapping[str, int]]) -> Markup:
     """One horizontal stacked bar per area (passed, waived, failed, error, skipped), scaled to the largest area."""
     label_w, bar_w, note_w, row_h = 130, 440, 250, 24
     width = label_w + bar_w + note_w
@@ -115,7 +167,7 @@ class Bar:
     emphasis: bool = False
 
 
-def utilization_panels(panels: Sequence[tuple[str, Sequence[Bar], float | None]]) -> str:
+def utilization_panels(panels: Sequence[tuple[str, Sequence[Bar], float | None]]) -> Markup:
     """Per-node shares of allocatable, one panel per resource, with the profile's threshold as a dashed line.
 
     panels: (title, bars, threshold ratio or None when the profile sets none).
@@ -123,7 +175,7 @@ def utilization_panels(panels: Sequence[tuple[str, Sequence[Bar], float | None]]
     label_w, bar_w, note_w, row_h = 170, 380, 260, 22
     width = label_w + bar_w + note_w
     scale_max = max([1.0] + [b.ratio for _, bars, _ in panels for b in bars] + [t or 0 for *_, t in panels])
-    body: list[str] = []
+    body: list[Shape] = []
     y = 0.0
     for title, bars, threshold in panels:
         y += 18
@@ -142,14 +194,11 @@ def utilization_panels(panels: Sequence[tuple[str, Sequence[Bar], float | None]]
         # Axis: 0%, 50%, 100% of allocatable (and beyond, when a node is overcommitted).
         for tick in (0.0, 0.5, 1.0) + ((scale_max,) if scale_max > 1.0 else ()):
             x = label_w + bar_w * tick / scale_max
-            body.append(f'<line x1="{_num(x)}" y1="{_num(top)}" x2="{_num(x)}" y2="{_num(y + 2)}" stroke="{GRID}"/>')
+            body.append(_line(x, top, x, y + 2, GRID))
             body.append(_text(x, y + 14, f"{tick:.0%}", anchor="middle", size=10, fill=MUTED))
         if threshold is not None:
             x = label_w + bar_w * threshold / scale_max
-            body.append(
-                f'<line x1="{_num(x)}" y1="{_num(top - 4)}" x2="{_num(x)}" y2="{_num(y + 2)}" '
-                f'stroke="{COLOURS["failed"]}" stroke-width="2" stroke-dasharray="5 3"/>'
-            )
+            body.append(_line(x, top - 4, x, y + 2, COLOURS["failed"], width="2", dash="5 3"))
             body.append(_text(x + 4, top + 2, f"threshold {threshold:.0%}", size=10, fill=COLOURS["failed"]))
         y += 22
     return _svg(width, y, "Node utilization against the profile thresholds", body)
@@ -166,7 +215,7 @@ class TrendPoint:
     current: bool = False
 
 
-def trend(points: Sequence[TrendPoint]) -> str:
+def trend(points: Sequence[TrendPoint]) -> Markup:
     """Passed, failed and could-not-evaluate counts per run, oldest to newest, one row each on its own scale.
 
     Separate rows keep a handful of failures visible next to a hundred passes.
@@ -174,7 +223,7 @@ def trend(points: Sequence[TrendPoint]) -> str:
     label_w, step, row_h, pad = 150, 46, 64, 16
     width = label_w + step * max(len(points), 1) + pad
     series = (("passed", "passed"), ("failed", "failed"), ("error", "could not evaluate"))
-    body: list[str] = []
+    body: list[Shape] = []
     y = 8.0
     xs = [label_w + step * i + step / 2 for i in range(len(points))]
     for index, point in enumerate(points):
@@ -186,15 +235,12 @@ def trend(points: Sequence[TrendPoint]) -> str:
         base = y + row_h - 10
         body.append(_text(0, y + row_h / 2, title, bold=True, fill=COLOURS[key]))
         body.append(_text(0, y + row_h / 2 + 15, f"this run: {values[-1] if values else 0}", size=11, fill=MUTED))
-        body.append(
-            f'<line x1="{label_w}" y1="{_num(base)}" x2="{_num(width - pad)}" y2="{_num(base)}" stroke="{GRID}"/>'
-        )
+        body.append(_line(label_w, base, width - pad, base, GRID))
         coords = [(x, base - (row_h - 28) * v / top) for x, v in zip(xs, values, strict=True)]
         if len(coords) > 1:
-            path = " ".join(f"{_num(x)},{_num(cy)}" for x, cy in coords)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{COLOURS[key]}" stroke-width="2"/>')
+            body.append(Polyline(" ".join(f"{_num(x)},{_num(cy)}" for x, cy in coords), COLOURS[key]))
         for (x, cy), v in zip(coords, values, strict=True):
-            body.append(f'<circle cx="{_num(x)}" cy="{_num(cy)}" r="3.5" fill="{COLOURS[key]}"/>')
+            body.append(Circle(_num(x), _num(cy), "3.5", COLOURS[key]))
             body.append(_text(x, cy - 7, str(v), anchor="middle", size=10, fill=INK))
         y += row_h
     for x, point in zip(xs, points, strict=True):

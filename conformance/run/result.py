@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from conformance.cluster.identity import ClusterIdentity, RunIdentity
+from conformance.cluster.live import CollectionReport
 from conformance.drift import Drift
 from conformance.gate import Verdict
 from conformance.records import CheckRecord
@@ -42,6 +44,15 @@ class MemberResult:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Which cluster a member was and who the run was, or why that could not be found out."""
+
+    cluster: ClusterIdentity | None
+    identity: RunIdentity | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class StabilityNote:
     """The outcome of settling or holding, one line each, as the terminal and the banner show it."""
 
@@ -67,6 +78,9 @@ class RunResult:
     not_configured: tuple[str, ...] = ()  # checks the profile does not configure (not run, not counted)
     deselected: tuple[str, ...] = ()  # checks of the profile left out by -k, -m or --deselect
     counts: Mapping[str, int] = field(default_factory=dict)
+    identities: Mapping[str, Identity] = field(default_factory=dict)  # by member ("" in a single-cluster run)
+    collections: tuple[tuple[str, CollectionReport], ...] = ()  # live collections' budget reports, by member
+    git: Mapping[str, object] | None = None  # the suite's checkout: commit and whether it was dirty
 
     @property
     def exit_code(self) -> int:

@@ -14,7 +14,7 @@ from conformance.profile.services import Access
 from conformance.transport import HttpReply, OutOfBudget, OutOfBudgetError, Unreachable, plain_transport
 
 if TYPE_CHECKING:
-    from conformance.cluster.live import KubeClient
+    from conformance.services.client import ApiClient
 
 Fetch = Callable[[str, Mapping[str, str]], HttpReply]
 
@@ -25,7 +25,7 @@ def proxy_path(namespace: str, name: str, port: int | str, scheme: str, path: st
     return f"/api/v1/namespaces/{quote(namespace)}/services/{quote(target, safe=':')}/proxy/{path.lstrip('/')}"
 
 
-def fetcher(service: str, access: Access, kube: KubeClient | None) -> Fetch:
+def fetcher(service: str, access: Access, kube: ApiClient | None) -> Fetch:
     timeout = access.timeout.total_seconds()
     deadline = kube.deadline if kube is not None else None
     if access.url is not None:
@@ -83,6 +83,6 @@ def fetcher(service: str, access: Access, kube: KubeClient | None) -> Fetch:
     return forwarded
 
 
-def _record(kube: KubeClient | None, service: str, retried: tuple[str, ...]) -> None:
+def _record(kube: ApiClient | None, service: str, retried: tuple[str, ...]) -> None:
     if kube is not None:
         kube.retry_log.record(service, retried)

@@ -19,12 +19,12 @@ import orjson
 import urllib3
 
 from conformance import __version__
-from conformance.errors import SourceError
+from conformance.errors import ApiError, SourceError
 from conformance.profile.services import PortForwardRef
 from conformance.transport import HttpReply, Transport, Unreachable
 
 if TYPE_CHECKING:
-    from conformance.cluster.live import KubeClient
+    from conformance.services.client import ApiClient
 
 #: Offered in this order. The kubelet picks the first it supports: v4 (binary channels), which the
 #: Python client speaks too; a server choosing the SPDY-era name gets the same framing.
@@ -37,7 +37,7 @@ _DROPPED_HEADERS = frozenset({"connection", "content-length", "transfer-encoding
 
 
 def port_forward_get(
-    kube: KubeClient, ref: PortForwardRef, path: str, headers: Mapping[str, str], timeout: float
+    kube: ApiClient, ref: PortForwardRef, path: str, headers: Mapping[str, str], timeout: float
 ) -> HttpReply:
     """GET `path` from the pod's port through a port-forward tunnel."""
     label = f"port-forward {ref.namespace}/{ref.service or ref.pod}:{ref.port}"
@@ -61,7 +61,7 @@ def port_forward_get(
 
 
 def resolve_service(
-    kube: KubeClient, namespace: str, service: str, port: int, deadline: float, label: str
+    kube: ApiClient, namespace: str, service: str, port: int, deadline: float, label: str
 ) -> tuple[str, int]:
     """A Running and Ready pod of the Service (first by name) and the container port `port` maps to."""
     svc = _api_get(kube, f"/api/v1/namespaces/{quote(namespace)}/services/{quote(service)}", {}, deadline, label)
@@ -132,10 +132,8 @@ def _remaining(deadline: float, label: str, step: str) -> float:
     return left
 
 
-def _api_get(kube: KubeClient, path: str, query: dict[str, str], deadline: float, label: str) -> dict[str, Any]:
+def _api_get(kube: ApiClient, path: str, query: dict[str, str], deadline: float, label: str) -> dict[str, Any]:
     """One GET of an API object or list, bounded by the deadline; errors name the step and the status."""
-    from conformance.cluster.live import ApiError
-
     step = f"GET {path}" + (f"?{urlencode(query)}" if query else "")
     left = _remaining(deadline, label, step)
     transport = Transport(kube.transport.pool, urllib3.Timeout(connect=left, read=left), retries=0)
@@ -160,7 +158,7 @@ def _api_get(kube: KubeClient, path: str, query: dict[str, str], deadline: float
 
 
 def _get_through_tunnel(
-    kube: KubeClient,
+    kube: ApiClient,
     namespace: str,
     pod: str,
     port: int,
@@ -273,8 +271,6 @@ def _read_reply(ws: Any, tunnel: _Tunnel, deadline: float, timeout: float, label
 
 def _refused(exc: Any, step: str, label: str) -> SourceError:
     """The API server answered the upgrade with an HTTP status: a Status body, or the kubelet's text."""
-    from conformance.cluster.live import ApiError
-
     code = int(exc.status_code)
     body = bytes(exc.resp_body or b"")
     error = ApiError(label, code, body)
@@ -326,7 +322,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-def _secrets(kube: KubeClient) -> list[str]:
+def _secrets(kube: ApiClient) -> list[str]:
     """Credential strings that must never reach a message (the bearer token, with and without its scheme)."""
     value = kube.headers().get("Authorization", "")
     return [s for s in {value, value.partition(" ")[2].strip()} if len(s) >= 4]

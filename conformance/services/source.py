@@ -21,7 +21,7 @@ from conformance.profile.services import Access, Credential
 from conformance.transport import HttpReply
 
 if TYPE_CHECKING:
-    from conformance.cluster.live import KubeClient
+    from conformance.services.client import ApiClient
 
 
 def _unchanged(_file: str, body: bytes) -> bytes:
@@ -73,7 +73,7 @@ class Endpoint:
 @dataclass
 class LiveContext:
     profile: Profile
-    kube: KubeClient | None
+    kube: ApiClient | None
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
 
     def endpoint(self, service: str, access: Access) -> Endpoint:

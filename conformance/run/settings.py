@@ -1,4 +1,4 @@
-"""A run's resolved settings, shared between hooks and fixtures through `config.stash`."""
+"""What a run judges: each cluster (fleet member) with its profile, source and run directory, complete when made."""
 
 from __future__ import annotations
 
@@ -6,17 +6,11 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from conformance.check import Finding
 from conformance.cluster.live import Target
-from conformance.cluster.state import ClusterState
-from conformance.gate import Verdict
 from conformance.profile.loader import LoadedProfile
-from conformance.records import CheckRecord
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunSettings:
     """One cluster judged against one profile: the whole run, or one member of a fleet run."""
 
@@ -39,13 +33,21 @@ class RunSettings:
         return f"live {self.target.label}"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Fleet:
     """Every cluster one run judges, each with its own profile; a single-cluster run is a fleet of one."""
 
     name: str  # names the run directory and the report
-    members: list[RunSettings]
+    members: tuple[RunSettings, ...]
     source: Path | None = None  # the fleet file, when the members came from one
+
+    @property
+    def run_dir(self) -> Path:
+        return self.members[0].run_dir
+
+    @property
+    def reports_root(self) -> Path:
+        return self.members[0].reports_root
 
     @property
     def several(self) -> bool:
@@ -70,21 +72,3 @@ class Fleet:
         if not self.several:
             return f"profile {self.members[0].profile.name}, {self.members[0].source_label}"
         return f"fleet {self.name} ({len(self.members)} clusters: {', '.join(m.member for m in self.members)})"
-
-
-# The first (in a single-cluster run, the only) member: what single-cluster reports and fixtures use.
-SETTINGS_KEY = pytest.StashKey[RunSettings]()
-FLEET_KEY = pytest.StashKey[Fleet]()
-STATES_KEY = pytest.StashKey[dict[str, ClusterState]]()  # by fleet member, as this process collected them
-FINDING_KEY = pytest.StashKey[Finding]()
-RECORD_KEY = pytest.StashKey[CheckRecord]()
-VERDICT_KEY = pytest.StashKey[Verdict]()
-EXIT_KEY = pytest.StashKey[int]()
-# Names of checks failing now that did not fail in the --compare baseline (set by the drift comparison).
-NEW_FAILURES_KEY = pytest.StashKey[frozenset[str]]()
-
-
-def primary_state(config: pytest.Config) -> ClusterState | None:
-    """The state of the run's first (in a single-cluster run, only) cluster, if this process collected it."""
-    settings = config.stash.get(SETTINGS_KEY, None)
-    return config.stash.get(STATES_KEY, {}).get(settings.member) if settings is not None else None

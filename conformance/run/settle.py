@@ -1,6 +1,6 @@
 """Post-deploy rollouts: --settle re-collects until the Kubernetes checks pass, --hold watches pods for regressions.
 
-A pytest plugin (options, their resolution against the profile) and the live collection the `cluster` fixture runs.
+The plan (options resolved against the profile) and the live collection the run makes for a cluster.
 """
 
 from __future__ import annotations
@@ -9,20 +9,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
 
-import pytest
-
-from conformance.check import CheckSpec
+from conformance.check import Selected
 from conformance.cluster.live import CollectionReport, LiveState, collect_live
 from conformance.cluster.resources import PODS, Resource
 from conformance.cluster.state import ClusterState
 from conformance.duration import format_duration
 from conformance.errors import BadInput, CouldNotEvaluate
-from conformance.options import duration_option, judges_clusters
 from conformance.profile.model import Pods, Profile, Waiver
+from conformance.run.settings import RunSettings
 from conformance.services.source import ServiceSource
-from conformance.settings import FLEET_KEY, SETTINGS_KEY, RunSettings
 from conformance.stability import hold
 
 # Areas whose checks do not judge the Kubernetes objects themselves: waivers judge other checks, and
@@ -69,86 +65,38 @@ class SettleOutcome:
         return f"Did not settle within {allowed} ({self.collections} collections; still not passing: {names})"
 
 
-PLAN_KEY = pytest.StashKey[Plan]()
-SETTLE_KEY = pytest.StashKey[SettleOutcome]()
-HOLD_KEY = pytest.StashKey[hold.HoldOutcome]()
+def plan_for(
+    settings: RunSettings, several: bool, settle_option: timedelta | None, hold_option: timedelta | None
+) -> Plan:
+    """What one cluster of the run waits for: --settle/--hold, else the profile's collection defaults.
 
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("conformance", "cluster conformance")
-    group.addoption(
-        "--settle",
-        metavar="DURATION",
-        help="Live runs: re-collect until the Kubernetes checks pass, for at most this long (e.g. 5m); "
-        "default: the profile's collection.settle.",
-    )
-    group.addoption(
-        "--hold",
-        metavar="DURATION",
-        help="Live runs: then watch pods this long (e.g. 2m) and fail test_stable_during_hold on any new "
-        "restart, failing, vanished or replaced pod; default: the profile's collection.hold.",
-    )
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_configure(config: pytest.Config) -> None:
-    # trylast: the conformance plugin resolves the profile and the target (tryfirst) before this runs.
-    hold.WINDOW, hold.RESULT = None, None
-    settle_option = duration_option(config, "settle")
-    hold_option = duration_option(config, "hold")
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None:
-        if not judges_clusters(config):
-            for flag, value in (("--settle", settle_option), ("--hold", hold_option)):
-                if value is not None:
-                    raise BadInput(f"{flag} needs --profile")
-        return
-    fleet = config.stash.get(FLEET_KEY, None)
-    if fleet is not None and fleet.several:
-        # Settling and holding judge one cluster right after its own deploy; a fleet run is the nightly view.
-        for flag, value in (("--settle", settle_option), ("--hold", hold_option)):
-            if value is not None:
-                raise BadInput(f"{flag} waits on one cluster after its deploy; run it per cluster, not with a fleet")
-        notes = tuple(
-            f"{m.member}: collection.{name} {format_duration(value)} of profile {m.profile.name} "
-            "does not apply to a fleet run"
-            for m in fleet.members
-            for name, value in (
-                ("settle", m.profile.profile.collection.settle),
-                ("hold", m.profile.profile.collection.hold),
-            )
-            if value is not None and m.snapshot is None
-        )
-        config.stash[PLAN_KEY] = Plan(None, None, settings.profile.profile.collection.settle_interval, notes)
-        return
+    Settling and holding judge one live cluster right after its own deploy: refused with a snapshot or in a fleet,
+    where the profile's defaults are noted and not applied."""
     collection = settings.profile.profile.collection
-    if settings.snapshot is not None:
-        for flag, value in (("--settle", settle_option), ("--hold", hold_option)):
+    if several or settings.snapshot is not None:
+        why = "waits on one cluster after its deploy; run it per cluster, not with a fleet"
+        if not several:
+            why = "waits on a live cluster; a snapshot (--snapshot) never changes"
+        for option, value in (("--settle", settle_option), ("--hold", hold_option)):
             if value is not None:
-                raise BadInput(f"{flag} waits on a live cluster; a snapshot (--snapshot) never changes")
+                raise BadInput(f"{option} {why}")
+        where = f"{settings.member}: " if several else ""
+        applies = "to a fleet run" if several else "to a snapshot"
+        of = f" of profile {settings.profile.name}" if several else " of the profile"
         notes = tuple(
-            f"collection.{name} {format_duration(value)} of the profile does not apply to a snapshot"
+            f"{where}collection.{name} {format_duration(value)}{of} does not apply {applies}"
             for name, value in (("settle", collection.settle), ("hold", collection.hold))
-            if value is not None
+            if value is not None and (not several or settings.snapshot is None)
         )
-        config.stash[PLAN_KEY] = Plan(None, None, collection.settle_interval, notes)
-        return
+        return Plan(None, None, collection.settle_interval, notes)
     settle = settle_option if settle_option is not None else collection.settle
     window = hold_option if hold_option is not None else collection.hold
     # A zero window turns the feature off, so `--settle=0s` overrides a profile default.
-    plan = Plan(settle or None, window or None, collection.settle_interval)
-    config.stash[PLAN_KEY] = plan
-    hold.WINDOW = plan.hold
+    return Plan(settle or None, window or None, collection.settle_interval)
 
 
-def pytest_unconfigure(config: pytest.Config) -> None:
-    hold.WINDOW, hold.RESULT = None, None
-
-
-def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    plan = config.stash.get(PLAN_KEY, None)
-    if plan is None:
-        return None
+def header_lines(plan: Plan) -> list[str]:
+    """The terminal header's lines for the plan: notes, and the waits."""
     lines = [f"conformance: {note}" for note in plan.notes]
     waits = []
     if plan.settle is not None:
@@ -157,49 +105,51 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         waits.append(f"hold {format_duration(plan.hold)}")
     if waits:
         lines.append(f"conformance: {', then '.join(waits)} (re-collect every {format_duration(plan.interval)})")
-    return lines or None
+    return lines
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    plan = session.config.stash.get(PLAN_KEY, None)
-    if plan is not None and plan.notes:
-        _environment(session.config, "Settle and hold", "; ".join(plan.notes))
+@dataclass
+class Waited:
+    """What settling and holding saw for one cluster; the run reports it and attaches the hold outcome."""
+
+    settle: SettleOutcome | None = None
+    hold: hold.HoldOutcome | None = None
 
 
 def collect(
-    config: pytest.Config,
-    session: pytest.Session,
+    plan: Plan,
+    checks: Sequence[Selected],
     settings: RunSettings,
     resources: Sequence[Resource],
     sources: Sequence[ServiceSource],
+    show: Callable[[str], None],
+    waited: Waited,
     progress: Callable[[str], None] | None = None,
 ) -> ClusterState:
-    """The live state the checks judge: collected once, or after settling and holding when the run asks to."""
+    """The live state the checks judge: collected once, or after settling and holding when the run asks to.
+
+    `checks` are the selected checks of this cluster; what settling and holding saw goes into `waited`, and the
+    hold outcome is attached to the state the stability check judges."""
     assert settings.target is not None
     profile = settings.profile.profile
-    plan = config.stash.get(PLAN_KEY, None)
     discovered: dict[str, str] = {}  # API group versions, asked once for every collection of this run
-    holding = plan is not None and plan.hold is not None and _holds(session)
-    show = say(config)
-    if plan is not None and plan.hold is not None and not holding:
+    holding = plan.hold is not None and any(c.spec.area == "stability" for c in checks)
+    if plan.hold is not None and not holding:
         show(f"holding: skipped, {hold.CHECK_NAME} is not selected in this run")
-    if plan is None or (plan.settle is None and not holding):
+    if plan.settle is None and not holding:
         return collect_live(settings.target, profile, resources, sources, progress, discovered=discovered)
     if plan.settle is not None:
         outcome, state = settle(
-            config, session, settings, plan.settle, plan.interval, resources, progress, discovered=discovered
+            show, kubernetes_checks(checks), settings, plan.settle, plan.interval, resources, progress, discovered
         )
-        config.stash[SETTLE_KEY] = outcome
-        _environment(config, "Settle", outcome.summary)
+        waited.settle = outcome
     else:
         state = collect_live(settings.target, profile, resources, (), progress, discovered=discovered)
     if holding:
         assert plan.hold is not None
         watched, state = watch(show, settings, plan.hold, plan.interval, state, resources, discovered)
-        hold.RESULT = watched
-        config.stash[HOLD_KEY] = watched
-        _environment(config, "Hold", watched.summary)
+        waited.hold = watched
+        state.attach(hold.OUTCOME, watched)
     if sources:
         # Services are read once, from the state the Kubernetes checks settled on: their clients are costlier.
         _merge_services(state, collect_live(settings.target, profile, (), sources, progress, discovered=discovered))
@@ -223,8 +173,8 @@ def _merge_services(state: ClusterState, services: ClusterState) -> None:
 
 
 def settle(
-    config: pytest.Config,
-    session: pytest.Session,
+    show: Callable[[str], None],
+    checks: Sequence[Selected],
     settings: RunSettings,
     allowed: timedelta,
     interval: timedelta,
@@ -235,8 +185,6 @@ def settle(
     """Re-collect the Kubernetes resources until every selected Kubernetes check passes or `allowed` runs out."""
     assert settings.target is not None
     profile = settings.profile.profile
-    checks = kubernetes_checks(session.items)
-    show = say(config)
     limit = allowed.total_seconds()
     of = format_duration(allowed)
     started = time.monotonic()
@@ -301,30 +249,23 @@ def watch(
         )
 
 
-def kubernetes_checks(items: Sequence[pytest.Item]) -> list[tuple[str, CheckSpec, Any]]:
-    """The selected checks that judge Kubernetes objects only: (test name, spec, expectation)."""
-    from conformance.plugin import _spec  # deferred: the plugin module imports this one's neighbours
-
-    checks = []
-    for item in items:
-        spec = _spec(item)
-        if spec is None or spec.area in NOT_SETTLING:
+def kubernetes_checks(checks: Sequence[Selected]) -> list[Selected]:
+    """The selected checks that judge Kubernetes objects only."""
+    kept = []
+    for selected in checks:
+        if selected.spec.area in NOT_SETTLING:
             continue
-        callspec = getattr(item, "callspec", None)
-        expectation = callspec.params.get("expectation") if callspec is not None else None
-        needs = spec.reads(expectation)
+        needs = selected.spec.needs(selected.expectation)
         if needs and all(isinstance(need, Resource) for need in needs):
-            checks.append((item.name, spec, expectation))
-    return checks
+            kept.append(selected)
+    return kept
 
 
-def pending_checks(
-    checks: Sequence[tuple[str, CheckSpec, Any]], state: ClusterState, profile: Profile
-) -> list[Pending]:
+def pending_checks(checks: Sequence[Selected], state: ClusterState, profile: Profile) -> list[Pending]:
     """The checks that would not pass on `state` (failing, or unable to evaluate); waived culprits do not count."""
     pending = []
     today = state.now.date()
-    for name, spec, expectation in checks:
+    for name, spec, expectation in ((c.name, c.spec, c.expectation) for c in checks):
         try:
             finding = spec.evaluate(state, expectation, profile)
         except CouldNotEvaluate as exc:
@@ -354,37 +295,3 @@ def _describe(pending: Sequence[Pending]) -> str:
     more = f"; and {len(pending) - MAX_PENDING_SHOWN} more" if len(pending) > MAX_PENDING_SHOWN else ""
     noun = "check" if len(pending) == 1 else "checks"
     return f"{len(pending)} {noun} not yet passing ({shown}{more})"
-
-
-def _holds(session: pytest.Session) -> bool:
-    """Whether the stability check is selected: without it nobody would judge the window."""
-    from conformance.plugin import _spec
-
-    return any((spec := _spec(item)) is not None and spec.area == "stability" for item in session.items)
-
-
-def say(config: pytest.Config) -> Callable[[str], None]:
-    """A writer of progress lines to the terminal, shown as they happen (not with -q -q)."""
-    reporter = config.pluginmanager.get_plugin("terminalreporter")
-    capture = config.pluginmanager.get_plugin("capturemanager")
-
-    def show(line: str) -> None:
-        if reporter is None or config.option.verbose < 0:
-            return
-        if capture is None:
-            reporter.write_line(line)
-            return
-        # The cluster fixture runs inside a check's setup, where pytest captures output: progress must reach
-        # the operator now, not in a captured section shown only if that check fails.
-        with capture.global_and_fixture_disabled():
-            reporter.write_line(line)
-
-    return show
-
-
-def _environment(config: pytest.Config, key: str, value: str) -> None:
-    try:
-        from pytest_metadata.plugin import metadata_key
-    except ImportError:  # pragma: no cover - pytest-metadata is a dependency
-        return
-    config.stash.setdefault(metadata_key, {})[key] = value
