@@ -6,7 +6,6 @@ the new failures only. Ids are stable: a check is its test name with id, a culpr
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -323,46 +322,3 @@ def terminal_lines(drift: Drift, profile: str | None) -> list[str]:
     lines.extend(f"  note: {note}" for note in drift.notes(profile))
     lines.extend(f"  new: {c.id} ({_transition(c)}): {c.observed}" for c in drift.new)
     return lines
-
-
-TITLES = {
-    "new": "New failures",
-    "resolved": "Resolved",
-    "unchanged": "Unchanged failures",
-}
-
-
-def render_html(drift: Drift, profile: str | None) -> str:
-    """The report's drift section; every text from profiles, clusters and the baseline file is escaped."""
-    esc = html.escape
-    parts = [
-        '<section id="cf-drift" class="cf-drift">',
-        f"<h2>Drift against {esc(drift.baseline.name)}</h2>",
-        f"<p>{esc(drift.headline())}. Ids are the check (test name with id) and, for culprits, "
-        "<code>check :: culprit</code>.</p>",
-    ]
-    parts.extend(f'<p class="cf-warn">{esc(note)}</p>' for note in drift.notes(profile))
-    for kind in KINDS:
-        changes: tuple[Change, ...] = getattr(drift, kind)
-        parts.append(f"<h3>{TITLES[kind]} ({len(changes)})</h3>")
-        if not changes:
-            parts.append("<p>None.</p>")
-            continue
-        body = "".join(
-            f'<tr class="cf-drift-{kind}"><td><code>{esc(c.check)}</code></td><td>{esc(c.culprit or "")}</td>'
-            f'<td class="cf-nowrap">{esc(_transition(c))}</td><td>{esc(c.observed)}</td></tr>'
-            for c in changes
-        )
-        parts.append(
-            f'<table class="cf-table cf-drift-{kind}"><thead><tr><th>check</th><th>culprit</th>'
-            f"<th>verdict then → now</th><th>{'seen then' if kind == 'resolved' else 'seen'}</th></tr></thead>"
-            f"<tbody>{body}</tbody></table>"
-        )
-    if drift.not_compared:
-        items = "".join(f"<li><code>{esc(c.id)}</code> ({esc(_transition(c))})</li>" for c in drift.not_compared)
-        parts.append(
-            f'<details class="cf-fold"><summary>{len(drift.not_compared)} failing in the baseline, not compared '
-            f"(not run now)</summary><ul>{items}</ul></details>"
-        )
-    parts.append("</section>")
-    return "".join(parts)

@@ -250,6 +250,31 @@ def test_the_image_contents_run_the_demo(tmp_path: Path) -> None:
     )
     assert version.returncode == 0, version.stderr
 
+    # The installed package is a pytest plugin (entry point pytest11): from any directory, with a profile and a
+    # snapshot by path, the demo gives the checkout's counts.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    anywhere = subprocess.run(
+        [
+            str(venv / "bin" / "pytest"),
+            f"--profile={ROOT / 'profiles' / 'prod.yaml'}",
+            f"--snapshot={ROOT / 'snapshots' / '254carbon'}",
+            f"--reports={tmp_path / 'reports-elsewhere'}",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert anywhere.returncode == 0, anywhere.stdout[-3000:] + anywhere.stderr[-3000:]
+    demo_line = next(line for line in run.stdout.splitlines() if line.startswith("conformance prod: "))
+    line = next(line for line in anywhere.stdout.splitlines() if line.startswith("conformance prod: "))
+    assert line.split(" — ")[:2] == demo_line.split(" — ")[:2]  # verdict and counts; the report paths differ
+    assert list(elsewhere.iterdir()) == []
+
 
 # -- the nightly CronJob -----------------------------------------------------------------------------------
 

@@ -12,7 +12,8 @@ from markupsafe import Markup
 
 from conformance.check import Finding
 from conformance.records import CheckRecord, evidence_path
-from conformance.report import sections
+from conformance.report import drift_section, sections
+from conformance.report.extras import finding_html, test_id_cell
 from conformance.report.history import earlier_runs
 from conformance.run.result import RunResult
 from conformance.run.session import ConformanceRun
@@ -57,6 +58,7 @@ class HtmlReport:
             # A fleet's banner describes each cluster; the single state shown there is a single cluster's.
             state=None if result.several else self.run.states.get(settings.member),
             verdict=result.verdict,
+            new_failures=result.new_failures,
             history=history,
             history_problems=problems,
             deselected=len(result.deselected),
@@ -85,9 +87,7 @@ class HtmlReport:
         # The prefix sits above pytest-html's own counts and filters, which belong with its results table.
         prefix.append(render(view, warn))
         if self.result is not None and self.result.drift is not None:
-            from conformance.drift import render_html
-
-            prefix.append(render_html(self.result.drift, self.result.name))
+            prefix.append(drift_section.render(self.result.drift, self.result.name))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
@@ -99,38 +99,13 @@ class HtmlReport:
         for index, cell in enumerate(cells):
             if cell.startswith('<td class="col-testId">'):
                 inner = cell.removeprefix('<td class="col-testId">').removesuffix("</td>")
-                cells[index] = f'<td class="col-testId">{html.escape(html.unescape(inner))}</td>'
+                cells[index] = test_id_cell(html.unescape(inner))
 
 
 def _extras(record: CheckRecord, finding: Finding) -> list[dict[str, Any]]:
     from pytest_html import extras
 
-    escape = html.escape
-    rows = "".join(f"<tr><td>{escape(c.name)}</td><td>{escape(c.observed)}</td></tr>" for c in finding.culprits)
-    table = (
-        f"<table class='culprits'><thead><tr><th>culprit</th><th>seen</th></tr></thead><tbody>{rows}</tbody></table>"
-        if rows
-        else ""
-    )
-    rows_waived = "".join(f"<li>{escape(a.describe())}</li>" for a in finding.applied)
-    lines = [
-        ("Requirement", record.requirement),
-        ("Severity", record.severity),
-        ("Source", record.source),
-        ("Profile", record.origin),
-        ("Note", record.note),
-        ("Expected", finding.expected),
-        ("Observed", f"{finding.observed} ({finding.inspected} inspected)"),
-        ("Remediation", record.remediation if finding.culprits or finding.applied else None),
-    ]
-    body = (
-        "<div class='finding'>"
-        + "".join(f"<p><b>{label}</b>: {escape(str(value))}</p>" for label, value in lines if value)
-        + (f"<p><b>Waivers</b>:</p><ul>{rows_waived}</ul>" if rows_waived else "")
-        + table
-        + "</div>"
-    )
-    result = [extras.html(body)]
+    result = [extras.html(finding_html(record, finding))]
     for name in finding.evidence:
         # Resources are named `pods`, `deployments.apps`; service bodies by their path, `kong/status.json`.
         result.append(extras.url(evidence_path(name, record.cluster), name=f"evidence: {name}"))

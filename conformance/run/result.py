@@ -74,6 +74,7 @@ class RunResult:
     finished_at: datetime
     collection_seconds: float | None = None
     drift: Drift | None = None
+    new_failures: frozenset[str] | None = None  # with --gate=new: the checks failing anew, the only ones that gate
     stability: tuple[StabilityNote, ...] = ()
     not_configured: tuple[str, ...] = ()  # checks the profile does not configure (not run, not counted)
     deselected: tuple[str, ...] = ()  # checks of the profile left out by -k, -m or --deselect

@@ -482,6 +482,7 @@ class ConformanceRun:
             finished_at=datetime.now(UTC),
             collection_seconds=self.collection_seconds,
             drift=found,
+            new_failures=new_failures,
             stability=self._stability(),
             not_configured=tuple(self.not_configured),
             deselected=tuple(self.deselected),
