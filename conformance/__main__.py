@@ -2,6 +2,7 @@
 
 python -m conformance validate prod            # check a profile, list every problem
 python -m conformance schema > profiles/schema.json
+python -m conformance checks > docs/checks.md   # the catalogue of checks
 python -m conformance capture --out DIR [--kubeconfig PATH] [--kube-context NAME] [--profile NAME]
 python -m conformance verify reports/latest    # re-hash a run directory against its manifest.json
 """
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("profile")
     validate.add_argument("--profiles", default="profiles", help="directory of named profiles")
     commands.add_parser("schema", help="print the profile JSON Schema")
+    commands.add_parser("checks", help="print the catalogue of checks (docs/checks.md)")
     capture = commands.add_parser("capture", help="capture a live cluster into a snapshot directory")
     capture.add_argument("--out", required=True, type=Path)
     capture.add_argument("--kubeconfig")
@@ -60,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "schema":
         sys.stdout.write(render_schema())
+        return 0
+    if args.command == "checks":
+        from conformance.registry import catalogue  # deferred: imports every check module
+
+        sys.stdout.write(catalogue())
         return 0
     if args.command == "verify":
         from conformance.integrity import verify_command  # deferred: the other commands need no pytest

@@ -123,6 +123,7 @@ class CheckSpec(Generic[E]):
     severity: Severity = "normal"
     remediation: str = ""
     name: str = ""  # the test function's name, set when the check is declared
+    declared_reads: tuple[Need, ...] | None = None  # what it reads whatever the expectation, when that is fixed
 
     def describe(self, expectation: E | None) -> str:
         return self.requirement.format(e=expectation)
@@ -149,17 +150,18 @@ def check(
     remediation: str = "",
 ) -> Callable[[F], F]:
     """Declare a test function as a conformance check (see `CheckSpec`); conformance.registry lists the modules."""
+    fixed: tuple[Need, ...] | None = None
     if callable(reads):
         reader: Callable[[E], Sequence[Need]] = reads
     else:
         fixed = tuple(reads)
 
         def reader(_expectation: E) -> Sequence[Need]:
-            return fixed
+            return fixed or ()
 
     def decorate(function: F) -> F:
         spec = CheckSpec(
-            area, requirement, expand, reader, evaluate, allow_empty, severity, remediation, function.__name__
+            area, requirement, expand, reader, evaluate, allow_empty, severity, remediation, function.__name__, fixed
         )
         marked: F = pytest.mark.check(spec)(function)
         return marked

@@ -68,3 +68,24 @@ def checks() -> list[RegisteredCheck]:
             if spec is not None:
                 found.append(RegisteredCheck(module_name, name, spec))
     return found
+
+
+def catalogue() -> str:
+    """docs/checks.md: every check of the suite, by area, as `python -m conformance checks` prints it."""
+    lines = [
+        "# Checks",
+        "",
+        "Every check of the suite, from the check registry (`conformance/registry.py`); regenerate with",
+        "`python -m conformance checks > docs/checks.md` (a test keeps this file equal to that output).",
+        "A profile configures which of them run and with which expectations (`{e}` below).",
+        "",
+        "| area | check | requirement | default severity | reads |",
+        "|---|---|---|---|---|",
+    ]
+    for registered in sorted(checks(), key=lambda c: (c.spec.area, c.name)):
+        spec = registered.spec
+        reads = spec.declared_reads
+        named = ", ".join(f"`{need.name}`" for need in reads) if reads is not None else "per expectation"
+        requirement = spec.requirement.replace("|", "\\|")
+        lines.append(f"| {spec.area} | `{registered.name}` | {requirement} | {spec.severity} | {named or 'nothing'} |")
+    return "\n".join(lines) + "\n"

@@ -72,3 +72,9 @@ def test_the_registry_lists_every_check_module() -> None:
     assert len(checks) == len({(c.module, c.name) for c in checks})
     assert all(spec_of(getattr(__import__(c.module, fromlist=[c.name]), c.name)) is c.spec for c in checks)
     assert all(c.spec.name == c.name for c in checks)
+
+
+def test_the_catalogue_of_checks_is_current() -> None:
+    documented = (ROOT / "docs" / "checks.md").read_text()
+    assert documented == registry.catalogue(), "regenerate: python -m conformance checks > docs/checks.md"
+    assert all(f"`{c.name}`" in documented for c in registry.checks())
