@@ -236,6 +236,8 @@ def measure(pods: int, runs: int, page_size: int, delay: float, evidence: str, o
                 sample.full_rss.append(rss)
                 lines = output.strip().splitlines()
                 sample.outcome = next((line for line in reversed(lines) if line.startswith("conformance ")), "")
+                # The run directory goes with the benchmark's temporary directory: name no report that is gone.
+                sample.outcome = sample.outcome.split(" — report ", 1)[0]
                 sample.outcome = (
                     f"exit {code}; {sample.outcome}" if sample.outcome else f"exit {code}: {output[-2000:]}"
                 )

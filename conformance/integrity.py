@@ -33,6 +33,10 @@ SIGNATURES = frozenset(
 VERDICTS = ("passed", "failed", "error", "waived", "skipped")
 _CHUNK = 1 << 20
 
+# Directories tools derive from a finished run, beside its files (`allure generate ... -o <run>/allure-report`):
+# listed in the manifest as derived, so `verify` says they are there and does not count them as added.
+DERIVED = ("allure-report",)
+
 # Exit codes of `verify`: like the suite's, 1 means "does not conform" and 3 "cannot judge".
 VERIFY_OK, VERIFY_MISMATCH, VERIFY_UNUSABLE = 0, 1, 3
 
@@ -129,6 +133,7 @@ def build_manifest(
         "outcomes": outcome_counts(verdicts),
     }
     files = file_digests(result.run_dir, digest)
+    derived = {"derived": list(DERIVED)}
     if result.several:
         # A fleet: the run judged several clusters, each against its own profile.
         return {
@@ -147,6 +152,7 @@ def build_manifest(
         "run": run,
         "cluster": found.cluster.as_dict() if found is not None and found.cluster is not None else None,
         "identity": _identity_section(found),
+        **derived,
         "files": files,
     }
 
@@ -197,6 +203,7 @@ class Verification:
     missing: list[str] = field(default_factory=list)
     added: list[str] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)
+    derived: dict[str, int] = field(default_factory=dict)  # derived directory -> files in it (not verified)
 
     @property
     def ok(self) -> bool:
@@ -210,6 +217,11 @@ def _safe_relative(name: str) -> bool:
 
 def load_manifest_files(run_dir: Path) -> dict[str, str]:
     """path -> sha256 from the run directory's manifest; ManifestError says why it is unusable."""
+    return _load_manifest(run_dir)[0]
+
+
+def _load_manifest(run_dir: Path) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The manifest's file digests and the derived directories it names."""
     path = run_dir / MANIFEST
     try:
         raw = path.read_bytes()
@@ -234,16 +246,24 @@ def load_manifest_files(run_dir: Path) -> dict[str, str]:
         if not isinstance(digest, str) or len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
             raise ManifestError(f"{path}: files[{name!r}]: sha256 is not 64 lowercase hex digits")
         digests[name] = digest
-    return digests
+    derived = document.get("derived", [])
+    if not isinstance(derived, list) or not all(isinstance(d, str) and _safe_relative(d) for d in derived):
+        raise ManifestError(f'{path}: "derived" is not a list of directories inside the run directory')
+    return digests, tuple(derived)
 
 
 def verify_run(run_dir: Path) -> Verification:
     """Compare every file of the run directory with its manifest: changed, missing, added, unreadable."""
     if not run_dir.is_dir():
         raise ManifestError(f"{run_dir}: not a directory")
-    expected = load_manifest_files(run_dir)
+    expected, derived = _load_manifest(run_dir)
     present = set(run_files(run_dir))
     result = Verification(run_dir, len(expected))
+    for directory in derived:
+        inside = {name for name in present - expected.keys() if name.startswith(f"{directory}/")}
+        if inside:
+            result.derived[directory] = len(inside)
+            present -= inside
     for name, digest in sorted(expected.items()):
         if name not in present:
             result.missing.append(name)
@@ -268,6 +288,8 @@ def verify_command(argument: str) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return VERIFY_UNUSABLE
     where = f"{shown} -> {shown.resolve()}" if shown.is_symlink() else str(shown)
+    for directory, count in sorted(result.derived.items()):
+        print(f"derived: {directory}/ ({count} files made from the run afterwards, not part of what it sealed)")
     if result.ok:
         print(f"OK {where}: {result.listed} files match {MANIFEST}")
         return VERIFY_OK

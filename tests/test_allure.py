@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -376,7 +377,8 @@ def test_allure_html_report_builds(demo: Snapshot, pytester: pytest.Pytester) ->
     crash_loop(demo)
     run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}")
     assert run.result.ret == 1
-    output = pytester.path / "allure-report"
+    # Where the README builds it: beside the run's files, a directory the manifest names as derived.
+    output = run.run_dir / "allure-report"
     built = subprocess.run(
         [str(cli), "generate", str(run.run_dir / "allure-results"), "-o", str(output)],
         capture_output=True,
@@ -398,3 +400,8 @@ def test_allure_html_report_builds(demo: Snapshot, pytester: pytest.Pytester) ->
     summary = json.loads((output / "summary.json").read_text())
     assert summary["stats"]["failed"] >= 2
     assert summary["stats"]["skipped"] == 3
+    verified = subprocess.run(
+        [sys.executable, "-m", "conformance", "verify", str(run.run_dir)], capture_output=True, text=True, timeout=120
+    )
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert "derived: allure-report/ (" in verified.stdout

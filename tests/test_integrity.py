@@ -424,3 +424,19 @@ def test_snapshot_identity_reads_meta_and_namespaces_from_the_snapshot(demo: Sna
 
 def test_git_revision_is_absent_outside_a_checkout(tmp_path: Path) -> None:
     assert git_revision(tmp_path) is None
+
+
+def test_verify_names_derived_directories_and_still_catches_what_else_was_added(run_copy: Path) -> None:
+    # `allure generate ... -o <run>/allure-report`, as the README says: derived from the run, listed as such.
+    (run_copy / "allure-report" / "data").mkdir(parents=True)
+    (run_copy / "allure-report" / "index.html").write_text("<html></html>")
+    (run_copy / "allure-report" / "data" / "a.json").write_text("{}")
+    done = verify(run_copy)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "derived: allure-report/ (2 files made from the run afterwards, not part of what it sealed)" in done.stdout
+    # Anything else added still fails, and a derived directory the manifest does not name is not ignored.
+    (run_copy / "allure-reports").mkdir()
+    (run_copy / "allure-reports" / "index.html").write_text("<html></html>")
+    done = verify(run_copy)
+    assert done.returncode == 1
+    assert "added: allure-reports/index.html" in done.stdout
