@@ -11,6 +11,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from bench.cluster import Shape
+
 from conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -38,9 +40,11 @@ def test_quick_benchmark_reports_ratios_memory_and_one_paged_list_per_kind(tmp_p
     assert ", 0 could not evaluate" in result["outcome"]  # every check could judge the generated cluster
     for key in ("full_over_baseline", "collection_over_baseline", "full_peak_rss_mb", "baseline_seconds"):
         assert result[key] > 0
-    # One paged list per kind: pods in pages of 500, every other kind in one page; nothing per namespace.
+    # One paged list per kind: pods in pages of 500 (bench's default --page-size), every other kind in one page;
+    # nothing per namespace. `--quick` asks for 1000 pods; bench/cluster.py generates Shape(1000).total_pods of them
+    # (42 namespaces x 20 pods + 50 nodes x 3 DaemonSets = 990).
     pages = result["pages"]
-    assert pages["pods"] == math.ceil(990 / 500)
+    assert pages["pods"] == math.ceil(Shape(result["pods"]).total_pods / 500)
     assert set(pages) >= {"pods", "nodes", "namespaces", "deployments.apps", "jobs.batch", "nodes.metrics.k8s.io"}
     assert all(count == 1 for name, count in pages.items() if name != "pods")
     assert result["requests"]["list pages"] == sum(pages.values())

@@ -382,6 +382,8 @@ def test_default_usage_source_is_still_metrics_k8s_io(demo: Snapshot, pytester: 
     run = run_suite(pytester, f"--snapshot={directory}", "-k", "utilization")
     assert run.not_passed() == {}
     report = (run.run_dir / "report.html").read_text()
+    # The demo's nodes.metrics.k8s.io usage, 20112345678n + 19587654321n = 39.7 cores, over nodes.json's allocatable,
+    # 2 x 43800m = 87.6 cores, is 45.3%; carbon-worker-1 alone uses 20.1 of 43.8 cores, 45.9%, truncated as kubectl top.
     assert "usage 45.3% (39.7 cores of 87.6 cores allocatable); per node: carbon-worker-1 45%" in report
     assert "Prometheus" not in report
 

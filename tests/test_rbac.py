@@ -12,7 +12,7 @@ from urllib.parse import unquote
 
 import pytest
 import yaml
-from test_services import full_prod_live_run
+from test_services import full_prod_live_run, needs_kafka_broker
 
 from conformance.profile.loader import load_profile
 from conformance.profile.model import Profile
@@ -280,6 +280,7 @@ def full_live_run(pytester: pytest.Pytester) -> tuple[SuiteRun, list[RecordedReq
     return run, requests, load_profile(str(profile), ROOT / "profiles").profile
 
 
+@needs_kafka_broker
 def test_a_full_live_run_only_reads_within_the_computed_rbac(pytester: pytest.Pytester) -> None:
     run, requests, profile_run = full_live_run(pytester)
     assert run.result.ret == 0, run.result.stdout.str()
