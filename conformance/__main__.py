@@ -15,9 +15,11 @@ from pathlib import Path
 
 from conformance import __version__, secrets
 from conformance.cluster.evidence import write_evidence
-from conformance.cluster.live import KubeconfigError, collect_live, load_target
+from conformance.cluster.kubeconfig import KubeconfigError, NoKubeconfig, load_target
+from conformance.cluster.live import LiveState, NotServed, collect_live
 from conformance.cluster.resources import KNOWN
 from conformance.errors import ProfileError
+from conformance.gate import BAD_INPUT, NOT_EVALUATED
 from conformance.profile.loader import load_profile
 from conformance.profile.model import Profile
 from conformance.profile.schema import render_schema
@@ -90,12 +92,25 @@ def main(argv: list[str] | None = None) -> int:
             return 3
         print(f"profile {loaded.name} ({loaded.path}) is valid; sha256 {loaded.sha256}")
         return 0
+    return capture_cluster(args.out, args.kubeconfig, args.kube_context, args.profile)
+
+
+def capture_cluster(out: Path, kubeconfig: str | None, context: str | None, profile_ref: str | None) -> int:
+    """Capture a live cluster into a snapshot directory: 0 when everything it reads was read, 2 when the cluster
+    could not be read at all (nothing is written) or only in part (what could not be read is named), 3 on bad input."""
     try:
-        target = load_target(args.kubeconfig, args.kube_context)
+        target = load_target(kubeconfig, context)
+    except NoKubeconfig as exc:
+        print(f"error: {secrets.redact_text(str(exc))} (give --kubeconfig=PATH)", file=sys.stderr)
+        return BAD_INPUT
     except KubeconfigError as exc:
         print(f"error: {secrets.redact_text(str(exc))}", file=sys.stderr)
-        return 3
-    profile = load_profile(args.profile, Path("profiles")).profile if args.profile else None
+        return BAD_INPUT
+    try:
+        profile = load_profile(profile_ref, Path("profiles")).profile if profile_ref else None
+    except ProfileError as exc:
+        print(exc, file=sys.stderr)
+        return BAD_INPUT
     # A snapshot is for any profile to judge later: whole objects, whatever this profile's evidence setting.
     chosen = profile or _capture_profile()
     chosen = chosen.model_copy(update={"collection": chosen.collection.model_copy(update={"evidence": "whole"})})
@@ -106,10 +121,30 @@ def main(argv: list[str] | None = None) -> int:
         service_sources(profile) if profile else (),
         progress=lambda line: print(line, file=sys.stderr),
     )
-    files = write_evidence(state, args.out)
-    for name, error in sorted(state.errors.items()):
-        print(f"warning: {name}: {secrets.redact_text(error.reason)}", file=sys.stderr)
-    print(f"wrote {len(files)} files to {args.out}")
+    unreachable = state.collection.unreachable if isinstance(state, LiveState) and state.collection else None
+    errors = {**state.errors, **state.service_errors}
+    if not (state.lists or state.documents):
+        why = unreachable or "; ".join(f"{name}: {e.reason}" for name, e in sorted(errors.items()))
+        print(f"error: nothing captured: {secrets.redact_text(why or 'nothing to read')}", file=sys.stderr)
+        return NOT_EVALUATED
+    files = write_evidence(state, out)
+    failed = sorted(name for name, error in errors.items() if not isinstance(error, NotServed))
+    if unreachable is not None:
+        # Every resource failed for the one reason: said once (services reached directly were still read).
+        print(f"error: no Kubernetes resource captured: {secrets.redact_text(unreachable)}", file=sys.stderr)
+    for name, error in sorted(errors.items()):
+        if isinstance(error, NotServed):
+            print(f"note: {name}: {secrets.redact_text(error.reason)}", file=sys.stderr)
+        elif unreachable is None or name in state.service_errors:
+            print(f"error: not captured: {name} ({secrets.redact_text(error.reason)})", file=sys.stderr)
+    print(f"wrote {len(files)} files to {out}")
+    if failed:
+        noun = "resource" if len(failed) == 1 else "resources"
+        print(
+            f"error: captured only part of the cluster: {len(failed)} {noun} could not be read ({', '.join(failed)})",
+            file=sys.stderr,
+        )
+        return NOT_EVALUATED
     return 0
 
 

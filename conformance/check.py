@@ -7,12 +7,15 @@ its body only states the verdict (so a violated expectation ends as a *failure*)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import pytest
 
+from conformance import remediation as hinting  # the templates; `remediation` names the check's own
+from conformance.cluster.containers import ContainerState
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import Profile
@@ -21,18 +24,91 @@ from conformance.services.source import ServiceSource
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_CULPRITS_IN_HEADLINE = 3
+MAX_HINTS = 5  # distinct remediation hints a record states; every culprit keeps its own
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """The Kubernetes object a culprit is, as far as known: what its remediation hint is filled with."""
+
+    kind: str  # Pod, Deployment, Namespace, Node, ...
+    name: str
+    namespace: str = ""  # the namespace it is in; a Namespace's own name
+    container: str = ""  # for a pod: the container whose logs tell most (containers.most_telling)
+
+    def values(self) -> dict[str, str]:
+        """The template fields it fills (conformance.remediation); kubectl spells kinds in lower case."""
+        found = {"kind": self.kind.lower(), "name": self.name, "namespace": self.namespace, "container": self.container}
+        return {key: value for key, value in found.items() if value}
+
+    def as_dict(self) -> dict[str, str]:
+        data = {"kind": self.kind, "name": self.name, "namespace": self.namespace, "container": self.container}
+        return {key: value for key, value in data.items() if value or key in ("kind", "name")}
 
 
 @dataclass(frozen=True)
 class Culprit:
-    """One object that violates the expectation, with what was seen of it."""
+    """One object that violates the expectation, with what was seen of it.
+
+    `ref` names the object when it is a Kubernetes one; `containers` says, for a pod, why each failing container
+    waits or ended; `remediation` is the check's hint filled for this culprit (set when the check is judged).
+    """
 
     name: str
     observed: str
     details: dict[str, str] = field(default_factory=dict)
+    ref: ObjectRef | None = None
+    containers: tuple[ContainerState, ...] = ()
+    remediation: str = ""
 
     def __str__(self) -> str:
         return f"{self.name} {self.observed}"
+
+    def values(self) -> dict[str, str]:
+        """What a remediation template can be filled with: its details, then its object's identity."""
+        return {**self.details, **(self.ref.values() if self.ref is not None else {})}
+
+    def replace_text(self, change: Callable[[str], str]) -> Culprit:
+        """The culprit with every text passed through `change` (the redaction layer's redact_text)."""
+        return dataclasses.replace(
+            self,
+            name=change(self.name),
+            observed=change(self.observed),
+            details={key: change(value) for key, value in self.details.items()},
+            containers=tuple(c.replace_text(change) for c in self.containers),
+            remediation=change(self.remediation),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """As results.json and Allure's culprits attachment carry it."""
+        data: dict[str, Any] = {"name": self.name, "observed": self.observed, "details": dict(self.details)}
+        if self.ref is not None:
+            data["object"] = self.ref.as_dict()
+        if self.containers:
+            data["containers"] = [c.as_dict() for c in self.containers]
+        if self.remediation:
+            data["remediation"] = self.remediation
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Culprit:
+        """The inverse of as_dict: how a record made on a pytest-xdist worker is rebuilt by the controller."""
+        ref = data.get("object")
+        return cls(
+            str(data["name"]),
+            str(data["observed"]),
+            {str(k): str(v) for k, v in (data.get("details") or {}).items()},
+            ObjectRef(
+                str(ref.get("kind", "")),
+                str(ref.get("name", "")),
+                str(ref.get("namespace", "")),
+                str(ref.get("container", "")),
+            )
+            if isinstance(ref, dict)
+            else None,
+            tuple(ContainerState.from_dict(c) for c in data.get("containers") or () if isinstance(c, dict)),
+            str(data.get("remediation") or ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -56,9 +132,25 @@ class Finding:
         if more > 0:
             headline += f"; and {more} more"
         lines = [f"{self.observed}; {headline}" if headline else self.observed, f"expected: {self.expected}"]
-        if len(self.culprits) > 1:
-            lines += [f"  {c}" for c in self.culprits]
+        # Each culprit on its own line when there are several, or when its containers say more than its status.
+        if len(self.culprits) > 1 or any(c.containers for c in self.culprits):
+            for culprit in self.culprits:
+                lines.append(f"  {culprit}")
+                lines += [f"    {container.describe()}" for container in culprit.containers]
         return "\n".join(lines)
+
+    def hints(self) -> list[str]:
+        """The distinct remediation hints of what fails, or, when waivers cover everything, of what they cover."""
+        shown = self.culprits or [c for a in self.applied if not a.expired for c in a.covered]
+        return list(dict.fromkeys(c.remediation for c in shown if c.remediation))
+
+    def remediation(self, generic: str) -> str:
+        """What the record says to do: the culprits' hints, one a line (at most MAX_HINTS), else `generic`."""
+        hints = self.hints()
+        if len(hints) > MAX_HINTS:
+            more = len(hints) - MAX_HINTS
+            hints = [*hints[:MAX_HINTS], f"… and {more} more: each culprit's own hint is in results.json"]
+        return "\n".join(hints) or generic
 
     def conforms(self) -> None:
         """Fail naming every culprit not waived; a failure waived entirely is reported as waived (xfail)."""
@@ -121,12 +213,30 @@ class CheckSpec(Generic[E]):
     evaluate: Callable[[ClusterState, E, Profile], Finding]
     allow_empty: bool = False
     severity: Severity = "normal"
-    remediation: str = ""
+    remediation: str = ""  # a template (conformance.remediation), filled per culprit
     name: str = ""  # the test function's name, set when the check is declared
     declared_reads: tuple[Need, ...] | None = None  # what it reads whatever the expectation, when that is fixed
+    remediation_for: Mapping[str, str] = field(default_factory=dict)  # by culprit kind, where it differs
 
     def describe(self, expectation: E | None) -> str:
         return self.requirement.format(e=expectation)
+
+    @property
+    def generic_remediation(self) -> str:
+        """The hint with nothing known of the culprit: `kubectl rollout status KIND/NAME -n NS`."""
+        return hinting.generic(self.remediation)
+
+    def hint_for(self, culprit: Culprit) -> str:
+        """The hint filled for one culprit, from the template for its kind of object if the check has one."""
+        kind = culprit.ref.kind if culprit.ref is not None else ""
+        return hinting.fill(self.remediation_for.get(kind, self.remediation), culprit.values())
+
+    def remediate(self, finding: Finding) -> Finding:
+        """The finding with each culprit's hint filled in."""
+        if not self.remediation or not finding.culprits:
+            return finding
+        filled = [dataclasses.replace(c, remediation=self.hint_for(c)) for c in finding.culprits]
+        return dataclasses.replace(finding, culprits=filled)
 
     def severity_of(self, expectation: E | None) -> Severity:
         """The profile entry's own severity if it sets one, else the check's default."""
@@ -148,8 +258,16 @@ def check(
     allow_empty: bool = False,
     severity: Severity = "normal",
     remediation: str = "",
+    remediation_for: Mapping[str, str] | None = None,
 ) -> Callable[[F], F]:
-    """Declare a test function as a conformance check (see `CheckSpec`); conformance.registry lists the modules."""
+    """Declare a test function as a conformance check (see `CheckSpec`); conformance.registry lists the modules.
+
+    `remediation` is a template filled per culprit (conformance.remediation: `{kind}/{name} -n {namespace}`);
+    `remediation_for` gives other templates by the kind of object a culprit is (`{"Pod": ...}`).
+    """
+    templates = dict(remediation_for or {})
+    for template in (remediation, *templates.values()):
+        hinting.validate(template)  # a typo fails the import of the check, not a run
     fixed: tuple[Need, ...] | None = None
     if callable(reads):
         reader: Callable[[E], Sequence[Need]] = reads
@@ -161,7 +279,17 @@ def check(
 
     def decorate(function: F) -> F:
         spec = CheckSpec(
-            area, requirement, expand, reader, evaluate, allow_empty, severity, remediation, function.__name__, fixed
+            area,
+            requirement,
+            expand,
+            reader,
+            evaluate,
+            allow_empty,
+            severity,
+            remediation,
+            function.__name__,
+            fixed,
+            templates,
         )
         marked: F = pytest.mark.check(spec)(function)
         return marked

@@ -131,6 +131,7 @@ def build_manifest(
         "exit_code": result.verdict.code,
         "checks": len(verdicts),
         "outcomes": outcome_counts(verdicts),
+        "source": fleet.source_kind,  # snapshot, live or mixed: what a trend compares like with like
     }
     files = file_digests(result.run_dir, digest)
     derived = {"derived": list(DERIVED)}

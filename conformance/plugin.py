@@ -21,7 +21,7 @@ from conformance.report.summary import HtmlReport
 from conformance.report.terminal import TerminalSummary
 from conformance.run import hooks, secrecy
 from conformance.run.members import profiles_dir
-from conformance.run.options import add_options, is_worker, judges_clusters, refuse_without_profile
+from conformance.run.options import add_options, collect_only, is_worker, judges_clusters, refuse_without_profile
 from conformance.run.session import ConformanceRun
 
 # The checks' fixtures, as part of the plugin: `pytest --profile=...` works from any directory.
@@ -47,6 +47,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run = ConformanceRun.create(config)
     config.pluginmanager.register(run, ConformanceRun.NAME)
     secrecy.install(config, [m.profile.profile for m in run.fleet.members])
+    if collect_only(config):
+        return  # the checks are listed, as pytest lists tests: no run directory, no report, no verdict
     if not is_worker(config):
         run.point_outputs()
     # On xdist workers too: checks are judged there, and their per-check outputs (extras, Allure labels) with them;

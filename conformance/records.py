@@ -35,7 +35,7 @@ class CheckRecord:
     source: str | None = None
     note: str | None = None
     origin: str | None = None  # profile file:line
-    remediation: str = ""
+    remediation: str = ""  # the hints filled for its culprits, one a line; the generic hint when none is known
     verdict: Verdict = "passed"
     expected: str | None = None
     observed: str | None = None
@@ -54,7 +54,7 @@ class CheckRecord:
 
     def as_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "culprits"}
-        data["culprits"] = [{"name": c.name, "observed": c.observed, "details": dict(c.details)} for c in self.culprits]
+        data["culprits"] = [c.as_dict() for c in self.culprits]
         data["waiver"] = {**self.waiver.__dict__, "culprits": list(self.waiver.culprits)} if self.waiver else None
         return data
 
@@ -62,7 +62,7 @@ class CheckRecord:
     def from_dict(cls, data: dict[str, Any]) -> CheckRecord:
         """The inverse of as_dict: how a record made on a pytest-xdist worker is rebuilt by the controller."""
         fields = dict(data)
-        fields["culprits"] = [Culprit(c["name"], c["observed"], dict(c.get("details") or {})) for c in data["culprits"]]
+        fields["culprits"] = [Culprit.from_dict(c) for c in data["culprits"]]
         waiver = data.get("waiver")
         fields["waiver"] = WaiverNote(**{**waiver, "culprits": tuple(waiver.get("culprits") or ())}) if waiver else None
         fields["evidence"] = list(data.get("evidence") or [])

@@ -10,14 +10,18 @@ says why it was retried, so a run can report what it had to retry.
 
 from __future__ import annotations
 
+import re
+import socket
+import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import urllib3
 
@@ -42,12 +46,13 @@ class HttpReply:
 
 
 class Unreachable(Exception):
-    """No answer at all after every retry: refused, reset, timed out, unresolvable."""
+    """No answer at all after every retry: refused, reset, timed out, unresolvable; `kind` says which."""
 
-    def __init__(self, reason: str, attempts: int, retried: tuple[str, ...] = ()) -> None:
+    def __init__(self, reason: str, attempts: int, retried: tuple[str, ...] = (), kind: str = "") -> None:
         super().__init__(reason)
         self.attempts = attempts
         self.retried = retried
+        self.kind = kind
 
 
 class OutOfBudget(Unreachable):
@@ -81,7 +86,7 @@ class Deadline:
         return f"the collection budget of {seconds_text(self.seconds)}"
 
 
-def describe(error: Exception) -> str:
+def describe(error: BaseException) -> str:
     """A short reason from a urllib3 error, without the request line noise."""
     text = str(error)
     if not text:
@@ -97,20 +102,77 @@ def status_reason(status: int) -> str:
         return f"HTTP {status}"
 
 
+def _chain(error: BaseException) -> Iterator[BaseException]:
+    """The error and every error behind it: causes, contexts, urllib3's `reason` and wrapped arguments."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        behind = (current.__cause__, current.__context__, getattr(current, "reason", None), *current.args)
+        pending += [e for e in behind if isinstance(e, BaseException)]
+
+
+def _found(error: BaseException, kind: type[BaseException]) -> BaseException | None:
+    return next((e for e in _chain(error) if isinstance(e, kind)), None)
+
+
+def _ssl_text(error: BaseException) -> str:
+    """OpenSSL's words without the `[SSL: CODE]` prefix and the `(_ssl.c:1006)` suffix."""
+    text = str(getattr(error, "verify_message", None) or "")
+    if isinstance(error, ssl.SSLCertVerificationError) and text:
+        return f"certificate verify failed: {text}"
+    text = str(error.args[1] if len(error.args) > 1 and isinstance(error.args[1], str) else error)
+    text = re.sub(r"^\[[A-Z0-9_: ]+\] ", "", text)
+    return re.sub(r" \(_ssl\.c:\d+\)$", "", text).strip()
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a request got no answer: a short kind (retry reasons, the kinds of unreachable) and the reason."""
+
+    kind: str  # connection refused, DNS name not resolved, TLS verification failed, connect timeout, ...
+    reason: str
+
+
+def connection_failure(error: BaseException, host: str, timeout: urllib3.Timeout | None = None) -> Failure:
+    """What really went wrong, read from the error's chain: urllib3's NewConnectionError (refused, unresolvable)
+    subclasses ConnectTimeoutError, so the class alone cannot tell a refused connection from a timeout."""
+    unverified = _found(error, ssl.SSLCertVerificationError)
+    if unverified is not None:
+        return Failure("TLS verification failed", f"TLS verification failed: {_ssl_text(unverified)}")
+    tls = _found(error, ssl.SSLError)
+    if tls is not None or isinstance(error, urllib3.exceptions.SSLError):
+        return Failure("TLS error", f"TLS handshake failed: {_ssl_text(tls or error)}")
+    unresolved = _found(error, socket.gaierror)
+    if unresolved is not None or isinstance(error, urllib3.exceptions.NameResolutionError):
+        why = getattr(unresolved, "strerror", None) or "no address"
+        return Failure("DNS name not resolved", f"DNS name {host} not resolved: {why}")
+    if _found(error, ConnectionRefusedError) is not None:
+        return Failure("connection refused", "connection refused")
+    if isinstance(error, urllib3.exceptions.ReadTimeoutError):
+        read = timeout.read_timeout if timeout is not None else None
+        within = f" within the read timeout of {seconds_text(read)}" if isinstance(read, (int, float)) else ""
+        return Failure("read timeout", f"no answer{within}")
+    if isinstance(error, urllib3.exceptions.NewConnectionError):
+        failed = _found(error, OSError)
+        why = getattr(failed, "strerror", None) or describe(error)
+        return Failure("connection failed", f"connection failed: {why}")
+    if isinstance(error, urllib3.exceptions.ConnectTimeoutError):
+        connect = timeout.connect_timeout if timeout is not None else None
+        within = f" within the connect timeout of {seconds_text(connect)}" if isinstance(connect, (int, float)) else ""
+        return Failure("connect timeout", f"no connection{within}")
+    if isinstance(error, urllib3.exceptions.ProtocolError):
+        return Failure("connection broken", f"connection broken: {describe(error)}")
+    return Failure(type(error).__name__, describe(error))
+
+
 def error_kind(error: Exception) -> str:
     """What went wrong with a connection, in a few words (a retry reason)."""
-    checks: tuple[tuple[type[Exception], str], ...] = (
-        (urllib3.exceptions.ConnectTimeoutError, "connect timeout"),
-        (urllib3.exceptions.ReadTimeoutError, "read timeout"),
-        (urllib3.exceptions.NameResolutionError, "name resolution failed"),
-        (urllib3.exceptions.NewConnectionError, "connection failed"),
-        (urllib3.exceptions.SSLError, "TLS error"),
-        (urllib3.exceptions.ProtocolError, "connection broken"),
-    )
-    for kind, words in checks:
-        if isinstance(error, kind):
-            return words
-    return type(error).__name__
+    return connection_failure(error, "").kind
 
 
 def retry_after(value: str | None, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
@@ -198,12 +260,13 @@ class Transport:
             except OutOfBudget:
                 raise
             except urllib3.exceptions.HTTPError as exc:
-                reason = error_kind(exc)
+                failure = connection_failure(exc, urlsplit(url).hostname or url, timeout)
+                reason = failure.kind
                 if self.deadline is not None and self.deadline.remaining() <= SPENT:
                     raise self._out_of_budget(attempt, retried, f"no answer in time ({reason})") from None
                 if attempt >= self.retries:
-                    why = self._unreachable_reason(exc, timeout) + (f"; {attempt + 1} attempts" if attempt else "")
-                    raise Unreachable(why, attempt + 1, tuple(retried)) from None
+                    why = failure.reason + (f"; {attempt + 1} attempts" if attempt else "")
+                    raise Unreachable(why, attempt + 1, tuple(retried), failure.kind) from None
             else:
                 if reply.status not in RETRYABLE or attempt >= self.retries:
                     return reply
@@ -286,16 +349,6 @@ class Transport:
         tries = f"{attempt + 1} attempt{'s' if attempt else ''}"
         made = f", {summarize(retried)}" if retried else ""
         return OutOfBudget(f"{self.deadline.label} ran out: {when} ({tries}{made})", attempt + 1, tuple(retried))
-
-    @staticmethod
-    def _unreachable_reason(error: Exception, timeout: urllib3.Timeout) -> str:
-        if isinstance(error, urllib3.exceptions.ReadTimeoutError) and isinstance(timeout.read_timeout, (int, float)):
-            return f"no answer within the read timeout of {seconds_text(timeout.read_timeout)}"
-        if isinstance(error, urllib3.exceptions.ConnectTimeoutError) and isinstance(
-            timeout.connect_timeout, (int, float)
-        ):
-            return f"no connection within the connect timeout of {seconds_text(timeout.connect_timeout)}"
-        return describe(error)
 
 
 def plain_transport(

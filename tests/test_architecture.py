@@ -63,9 +63,7 @@ def test_the_registry_lists_every_check_module() -> None:
         ".".join(path.relative_to(ROOT).with_suffix("").parts)
         for path, tree in modules().items()
         if path.name.startswith("test_")
-        and any(
-            isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" for node in ast.walk(tree)
-        )
+        and any(isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" for node in ast.walk(tree))
     }
     assert set(registry.CHECK_MODULES) == declared
     checks = registry.checks()

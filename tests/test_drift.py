@@ -98,7 +98,10 @@ def test_compare_latest_lists_resolved_and_new_failures(demo: Snapshot, pytester
     assert "<h3>Resolved (3)</h3>" in drift_html
     assert "<h3>Unchanged failures (0)</h3>" in drift_html
     assert '<td>kong label istio-injection</td><td class="cf-nowrap">passed → failed</td>' in drift_html
-    assert html.index("<!-- /conformance summary -->") < html.index('<section id="cf-drift"')
+    # With the summary, after the failures, and linked from the banner.
+    summary = html[html.index("<!-- conformance summary -->") : html.index("<!-- /conformance summary -->")]
+    assert summary.index('id="cf-failures"') < summary.index('<section id="cf-drift"') < summary.index('id="cf-waived"')
+    assert '<a href="#cf-drift">1 new, 3 resolved, 0 unchanged</a>' in summary[: summary.index("</section>")]
 
 
 def test_gate_new_passes_when_every_failure_is_unchanged(demo: Snapshot, pytester: pytest.Pytester) -> None:
@@ -305,3 +308,34 @@ def test_load_baseline_follows_the_latest_link(tmp_path: Path) -> None:
     (run / "results.json").write_text("{}")
     with pytest.raises(BadInput, match=r"--compare: .*/results.json is malformed: checks: Field required"):
         load_baseline(run, "--compare")
+
+
+def test_the_banner_links_the_drift_and_jump_to_lists_it(tmp_path: Path) -> None:
+    from conformance import gate
+    from conformance.drift import Change, Drift
+    from conformance.profile.loader import load_profile
+    from conformance.records import CheckRecord
+    from conformance.report import sections
+    from conformance.report.summary import render
+    from conformance.run.settings import RunSettings
+
+    from conftest import ROOT
+
+    loaded = load_profile("prod", ROOT / "profiles")
+    settings = RunSettings(loaded, tmp_path / "snap", None, tmp_path / "20251022T033000Z-prod", tmp_path)
+    records = [CheckRecord("x::test_a[x]", "test_a[x]", "pods", "a requirement", "normal", verdict="failed")]
+    baseline = Baseline(tmp_path / "20251021T033000Z-prod", "--compare-latest", "prod", None, {})
+    found = Drift(baseline, (Change("test_a[x]", None, "passed", "failed"),), (), (), ())
+    verdict = gate.verdict(records, "new", found.new_failures)
+    html = render(
+        sections.RunView(records, settings, None, verdict=verdict, drift=found, new_failures=found.new_failures)
+    )
+    banner = html[html.index('id="cf-verdict"') : html.index("</section>")]
+    assert "Drift against 20251021T033000Z-prod" in banner
+    assert '<a href="#cf-drift">1 new, 0 resolved, 0 unchanged</a>' in banner
+    nav = banner[banner.index('class="cf-nav"') :]
+    assert '<a href="#cf-failures">failures by area</a> · <a href="#cf-drift">drift</a>' in nav
+    assert html.index('id="cf-failures"') < html.index('<section id="cf-drift"') < html.index('id="cf-waived"')
+    # Without a comparison there is no drift to link.
+    plain = render(sections.RunView(records, settings, None, verdict=gate.verdict(records, "minor", None)))
+    assert "cf-drift" not in plain

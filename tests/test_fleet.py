@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from conformance.profile.fleet import FleetError, load_fleet
+
 from conftest import DEMO, KUBE_TOKEN, ROOT, Snapshot, SuiteRun, live_prod_profile, run_suite
 from kubeapi import KubeApiServer
 
@@ -400,3 +402,28 @@ def test_each_cluster_is_released_after_its_checks_and_reordering_is_an_error_no
     for cluster, verdicts in shuffled.items():
         for name, verdict in verdicts.items():
             assert verdict in (ordered[cluster][name], "error"), (cluster, name, verdict)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            "apiVersion: conformance/v1alpha1\nkind: Fleet\nmetadata: {name: f}\nclusterz: []\n",
+            ":4: clusterz: unknown key; did you mean clusters?",
+        ),
+        (
+            "apiVersion: conformance/v1alpha1\nkind: Fleet\nmetadata: {name: f}\nclusters:\n"
+            "  - {name: eu, profile: prod, snapshott: x}\n",
+            ":5: clusters[0].snapshott: unknown key; did you mean snapshot?",
+        ),
+        ("apiVersion: conformance/v1alpha1\nkind: Fleet\nclusters: [{name: eu}\n", ":4:1: not valid YAML: "),
+        ("- eu\n- us\n", ":1: expected a mapping with apiVersion, kind and metadata"),
+    ],
+    ids=["unknown-key", "unknown-cluster-key", "yaml-syntax", "not-a-mapping"],
+)
+def test_each_fleet_problem_names_its_file_and_line(text: str, problem: str, tmp_path: Path) -> None:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(text)
+    with pytest.raises(FleetError) as caught:
+        load_fleet(path)
+    assert any(p.startswith(f"{path}{problem}") for p in caught.value.problems), caught.value.problems

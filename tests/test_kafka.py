@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -463,3 +464,48 @@ def test_live_run_reads_kafka_from_the_profile_bootstrap(broker: KafkaBroker, py
     assert metadata["bootstrap"] == broker.bootstrap
     assert metadata["canary"]["ok"] is True
     assert set(CREATED_TOPICS) <= set((evidence / "topics.txt").read_text().splitlines())
+
+
+# --- the client's own log lines --------------------------------------------------------------------------------
+
+UNRESOLVABLE = "kafka.nowhere.invalid:9092"
+
+
+def test_client_log_lines_stay_with_the_kafka_error(
+    caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """librdkafka logs from its own threads, also after the call returned: none of it may reach a log or stderr,
+    where it would land in whichever check's captured output is active; the Kafka error says it instead."""
+    profile = kafka_profile(bootstrap=UNRESOLVABLE, timeout=f"{TIMEOUT:g}s")
+    with caplog.at_level(logging.DEBUG):
+        state = live_state(profile)
+        time.sleep(1.0)  # the client's threads are still winding down
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("conformance.kafka")] == []
+    assert "nowhere.invalid" not in capfd.readouterr().err
+    error = str(state.service_errors["kafka"])
+    assert f"no metadata from {UNRESOLVABLE} within {TIMEOUT:g}s" in error
+    assert f"Failed to resolve '{UNRESOLVABLE}'" in error
+
+
+def test_a_kafka_dns_error_is_not_shown_under_another_check(pytester: pytest.Pytester) -> None:
+    profile = pytester.path / "kafka-unresolvable.yaml"
+    profile.write_text(
+        "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: kafka-unresolvable}\n"
+        f"extends: {live_prod_profile(pytester.path)}\n"
+        f"services:\n  kafka:\n    bootstrap: {UNRESOLVABLE}\n    timeout: 2s\n"
+    )
+    with KubeApiServer.from_snapshot(DEMO) as api:
+        kubeconfig = api.write_kubeconfig(pytester.path / "kubeconfig")
+        # -rA: the captured output of passing checks is shown too, where the client's lines used to land.
+        run = run_suite(
+            pytester, f"--kubeconfig={kubeconfig}", "-rA", "-k", "test_kafka or test_nodes", profile=str(profile)
+        )
+    outcomes = run.outcomes
+    assert {outcomes[f"test_nodes[{n}]"].outcome for n in ("count", "ready", "no-pressure", "capacity")} == {"passed"}
+    for name in ("test_kafka_brokers[brokers]", "test_kafka_topics[topics]"):
+        assert outcomes[name].outcome == "error"
+        assert f"Failed to resolve '{UNRESOLVABLE}'" in outcomes[name].message
+    output = run.result.stdout.str() + run.result.stderr.str()
+    assert "conformance.kafka" not in output
+    assert "Captured log" not in output
+    assert "thrd:" not in output

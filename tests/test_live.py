@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import time
 from pathlib import Path
 
 import orjson
 import pytest
 import yaml
 
-from conformance.cluster.live import KubeClient, collect_live, load_target
+from conformance.cluster.live import KubeClient, KubeconfigError, collect_live, load_target
 from conformance.cluster.projection import list_decoder
 from conformance.cluster.resources import KNOWN, PODS
 from conformance.cluster.snapshot import parse_projected
 from conformance.cluster.state import ResourceStats
 from conformance.errors import SourceError
-from conformance.gate import BAD_INPUT
+from conformance.gate import BAD_INPUT, NOT_EVALUATED
 from conformance.profile.model import Collection, Profile
 
 from conftest import DEMO, KUBE_TOKEN, SuiteRun, live_prod_profile, run_suite
-from kubeapi import KubeApiServer
+from kafkabroker import free_port
+from kubeapi import KubeApiServer, write_kubeconfig
 
 TOKEN = KUBE_TOKEN  # the token of the `server` fixture (tests/conftest.py)
 POD_READERS = (
@@ -286,3 +289,114 @@ def test_capture_writes_whole_objects_that_judge_like_the_live_cluster(
     assert outcomes_of(run_suite(pytester, f"--snapshot={out}", profile=profile)) == outcomes_of(
         live(pytester, kubeconfig, profile=profile)
     )
+
+
+CONTEXTS = '{"name": "one", "context": {"cluster": "one", "user": "one"}}'
+KUBECONFIG_PROBLEMS = {
+    "plain-text": (
+        "just some words\n",
+        ": line 1: not a kubeconfig: plain text, not a YAML mapping of clusters, contexts",
+    ),
+    "a-list": ("- one\n- two\n", ": line 1: not a kubeconfig: a list, not a YAML mapping of clusters, contexts"),
+    "empty": ("", ": the file is empty"),
+    "only-comments": ("# nothing here\n", ": the file is empty"),
+    "yaml-syntax": ("apiVersion: v1\nclusters: [}\n", ": line 2, column 12: not valid YAML: "),
+    "no-contexts": (
+        "apiVersion: v1\nkind: Config\n",
+        ": no contexts defined",
+    ),
+    "no-current-context": (
+        f'{{"apiVersion": "v1", "contexts": [{CONTEXTS}]}}',
+        ": no current-context, and no --kube-context chose one (available: one)",
+    ),
+    "current-context-unknown": (
+        f'{{"apiVersion": "v1", "contexts": [{CONTEXTS}], "current-context": "two"}}',
+        ": current-context 'two' is not one of its contexts (available: one)",
+    ),
+    "contexts-not-a-list": ('{"contexts": "one"}', ": contexts: expected a list of named contexts"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(KUBECONFIG_PROBLEMS))
+def test_a_kubeconfig_that_is_not_one_says_what_is_wrong_and_where(case: str, tmp_path: Path) -> None:
+    text, problem = KUBECONFIG_PROBLEMS[case]
+    path = tmp_path / "kubeconfig"
+    path.write_text(text)
+    with pytest.raises(KubeconfigError) as caught:
+        load_target(str(path), None)
+    assert str(caught.value).startswith(f"kubeconfig {path}{problem}"), str(caught.value)
+
+
+def test_a_missing_kubeconfig_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(KubeconfigError) as caught:
+        load_target(str(tmp_path / "nowhere"), None)
+    assert str(caught.value) == f"kubeconfig {tmp_path / 'nowhere'}: no such file"
+
+
+@pytest.mark.parametrize("case", ["plain-text", "empty", "missing"])
+def test_a_bad_kubeconfig_is_one_error_line_and_exit_3(case: str, tmp_path: Path, pytester: pytest.Pytester) -> None:
+    path = tmp_path / "kubeconfig"
+    if case != "missing":
+        path.write_text(KUBECONFIG_PROBLEMS[case][0])
+    run = run_suite(pytester, f"--kubeconfig={path}")
+    assert run.result.ret == BAD_INPUT
+    errors = [line for line in run.result.stderr.lines if line.startswith("ERROR")]
+    expected = {
+        "plain-text": f"ERROR: kubeconfig {path}: line 1: not a kubeconfig: plain text, *",
+        "empty": f"ERROR: kubeconfig {path}: the file is empty*",
+        "missing": f"ERROR: kubeconfig {path}: no such file (give --kubeconfig=PATH, or --snapshot=DIR *",
+    }[case]
+    assert len(errors) == 1, errors
+    assert fnmatch.fnmatch(errors[0], expected), errors
+    assert "item assignment" not in errors[0]
+    assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def capture(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.run("python", "-m", "conformance", "capture", *args)
+
+
+def test_capture_of_an_unreachable_cluster_captures_nothing_and_says_why(pytester: pytest.Pytester) -> None:
+    server = f"https://127.0.0.1:{free_port()}"
+    config = write_kubeconfig(pytester.path / "kubeconfig", server, TOKEN)
+    out = pytester.path / "captured"
+    began = time.monotonic()
+    done = capture(pytester, f"--kubeconfig={config}", f"--out={out}")
+    assert time.monotonic() - began < 15
+    assert done.ret == NOT_EVALUATED
+    errors = done.stderr.str()
+    assert f"error: nothing captured: cannot reach the API server at {server} (connection refused)" in errors
+    assert "wrote" not in done.stdout.str()
+    assert not out.exists()
+    assert "--snapshot" not in errors + done.stdout.str()
+
+
+def test_capture_of_part_of_a_cluster_names_what_it_could_not_read(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+) -> None:
+    server.inject(r"^/api/v1/pods$", 403)
+    out = pytester.path / "captured"
+    done = capture(pytester, f"--kubeconfig={kubeconfig}", f"--out={out}")
+    assert done.ret == NOT_EVALUATED
+    errors = done.stderr.str()
+    assert "error: not captured: pods (forbidden: pods is forbidden: " in errors
+    assert "error: captured only part of the cluster: 1 resource could not be read (pods)" in errors
+    assert (out / "kubernetes" / "nodes.json").is_file()
+    assert not (out / "kubernetes" / "pods.json").exists()
+
+
+def test_capture_without_a_kubeconfig_suggests_only_what_capture_takes(pytester: pytest.Pytester) -> None:
+    done = capture(pytester, f"--kubeconfig={pytester.path / 'nowhere'}", f"--out={pytester.path / 'captured'}")
+    assert done.ret == BAD_INPUT
+    assert done.stderr.str().strip() == (
+        f"error: kubeconfig {pytester.path / 'nowhere'}: no such file (give --kubeconfig=PATH)"
+    )
+    assert "--snapshot" not in done.stderr.str()
+
+
+def test_capture_with_a_bad_profile_is_one_error_line(kubeconfig: Path, pytester: pytest.Pytester) -> None:
+    done = capture(pytester, f"--kubeconfig={kubeconfig}", f"--out={pytester.path / 'c'}", "--profile=nonesuch")
+    assert done.ret == BAD_INPUT
+    assert "profile nonesuch: 1 problem" in done.stderr.str()
+    assert "Traceback" not in done.stderr.str()

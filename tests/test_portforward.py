@@ -13,16 +13,13 @@ import os
 import queue
 import random
 import re
-import select
 import shutil
 import socket
-import ssl
 import subprocess
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -41,6 +38,7 @@ from conformance.transport import HttpReply
 
 from conftest import DEMO, Snapshot
 from kubeapi import KubeApiServer
+from tlsfront import TlsFront, certificates
 
 TOKEN = "pf-test-token-5be1d07c"
 NS = "istio-system"
@@ -371,93 +369,10 @@ def test_an_unreachable_api_server_is_an_error(api: KubeApiServer, kube: KubeCli
     assert "upgrading /api/v1/namespaces/istio-system/pods/" in failure(kube, by_pod())
 
 
-def _certificates(directory: Path, name: str) -> tuple[Path, Path, Path]:
-    """A CA and a server certificate valid for `name` only (not 127.0.0.1): (ca, cert, key)."""
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    now = datetime.now(UTC)
-
-    def issue(subject: str, key: Any, issuer: str, signer: Any, ca: bool) -> Any:
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
-            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(minutes=5))
-            .not_valid_after(now + timedelta(hours=1))
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        )
-        if not ca:
-            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-        return builder.sign(signer, hashes.SHA256())
-
-    ca_key, server_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
-    ca_cert = issue("test-ca", ca_key, "test-ca", ca_key, True)
-    server_cert = issue(name, server_key, "test-ca", ca_key, False)
-    paths = directory / "ca.crt", directory / "server.crt", directory / "server.key"
-    paths[0].write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths[1].write_bytes(server_cert.public_bytes(serialization.Encoding.PEM))
-    paths[2].write_bytes(
-        server_key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return paths
-
-
-class _TlsFront:
-    """Terminates TLS in front of the plain-HTTP test server, as a real API server's listener would."""
-
-    def __init__(self, upstream: int, cert: Path, key: Path) -> None:
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert, key)
-        self.upstream = upstream
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.listener.getsockname()[1])
-        self.connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        with contextlib.suppress(OSError):
-            while True:
-                conn, _ = self.listener.accept()
-                self.connections.append(conn)
-                threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
-
-    def _relay(self, conn: socket.socket) -> None:
-        # One thread per connection: an SSLSocket must not be read and written from two threads at once.
-        with contextlib.suppress(OSError, ssl.SSLError):
-            conn.settimeout(5)
-            with (
-                self.context.wrap_socket(conn, server_side=True) as tls,
-                socket.create_connection(("127.0.0.1", self.upstream), timeout=5) as plain,
-            ):
-                while True:
-                    readable = [tls] if tls.pending() else select.select([tls, plain], [], [], 5)[0]
-                    if not readable:
-                        return
-                    for source, sink in ((tls, plain), (plain, tls)):
-                        if source in readable:
-                            data = source.recv(1 << 16)
-                            if not data:
-                                return
-                            sink.sendall(data)
-
-    def close(self) -> None:
-        self.listener.close()
-        for conn in self.connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-
-
 def test_tls_settings_come_from_the_kubeconfig(api: KubeApiServer, tmp_path: Path) -> None:
     """CA file and tls-server-name reach the WebSocket: the certificate names kubernetes.default, not 127.0.0.1."""
-    ca, cert, key = _certificates(tmp_path, "kubernetes.default")
-    front = _TlsFront(api.port, cert, key)
+    ca, cert, key = certificates(tmp_path, "kubernetes.default")
+    front = TlsFront(api.port, cert, key)
     try:
         cluster: dict[str, Any] = {"server": f"https://127.0.0.1:{front.port}", "certificate-authority": str(ca)}
         config = {

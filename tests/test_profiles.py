@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ BAD = sorted((Path(__file__).parent / "profiles").glob("bad-*.yaml"))
 def expected_message(path: Path) -> str:
     first = path.read_text().splitlines()[0]
     assert first.startswith("# expect: "), f"{path.name} must start with '# expect: <message>'"
-    return first.removeprefix("# expect: ")
+    return first.removeprefix("# expect: ").replace("{file}", str(path))
 
 
 @pytest.mark.parametrize("name", ["prod", "staging"])
@@ -107,3 +108,58 @@ def test_merge_rules() -> None:
         "a": {"b": 1, "c": [3]},
         "l": [{"name": "x", "v": 1}, {"name": "y", "v": 5}, {"name": "z", "v": 6}],
     }
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_each_problem_names_its_file_and_line(path: Path) -> None:
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(path), PROFILES)
+    for problem in caught.value.problems:
+        assert re.match(rf"{re.escape(str(path.parent))}/[\w.-]+\.yaml:\d+(:\d+)?: ", problem), problem
+
+
+@pytest.mark.parametrize(
+    ("written", "suggested"),
+    [
+        ("pods:\n  gracee: 5m\n", "pods.gracee: unknown key; did you mean grace?"),
+        ("nodse: {count: 3}\n", "nodse: unknown key; did you mean nodes?"),
+        (
+            "workloads:\n  required:\n    - {namespace: kong, kind: Deployment, name: kong, replica: 2}\n",
+            "workloads.required[0].replica: unknown key; did you mean replicas?",
+        ),
+        ("collection: {budgett: 5m}\n", "collection.budgett: unknown key; did you mean budget?"),
+        (
+            "services:\n  kafka: {bootstrapp: 'k:9092'}\n",
+            "services.kafka.bootstrapp: unknown key; did you mean bootstrap?",
+        ),
+        ("apiversion: conformance/v1alpha1\n", "apiversion: unknown key; did you mean apiVersion?"),
+    ],
+)
+def test_an_unknown_key_suggests_the_closest_valid_one(written: str, suggested: str, tmp_path: Path) -> None:
+    header = "apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: typo}\n"
+    if written.startswith("apiversion"):
+        header = header.removeprefix("apiVersion: conformance/v1alpha1\n")
+    profile = tmp_path / "typo.yaml"
+    profile.write_text(header + written)
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(profile), PROFILES)
+    assert any(p.startswith(f"{profile}:") and p.endswith(suggested) for p in caught.value.problems), caught.value
+
+
+def test_an_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path: Path) -> None:
+    profile = tmp_path / "far.yaml"
+    profile.write_text("apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: far, colour: blue}\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(profile), PROFILES)
+    assert caught.value.problems == [f"{profile}:3: metadata.colour: unknown key (valid here: name, description)"]
+
+
+def test_a_syntax_error_in_an_extended_profile_names_that_file(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text("apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: base}\npods: {grace: [5m}\n")
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text("apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: overlay}\nextends: base\n")
+    with pytest.raises(ProfileError) as caught:
+        load_profile(str(overlay), PROFILES)
+    (problem,) = caught.value.problems
+    assert problem.startswith(f"{base}:4:18: not valid YAML: "), problem

@@ -6,11 +6,13 @@ back as text and rendered in headless Chromium.
 
 from __future__ import annotations
 
+import html
 import importlib
 import json
 import re
 import struct
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ from conformance.report.summary import render
 from conformance.run.settings import RunSettings
 
 from browser import CHROMIUM, MISSING, run_chromium
-from conftest import ROOT, Snapshot, run_suite
+from conftest import DEMO, ROOT, Snapshot, run_suite
 
 KONG_POD = "kong-884b8f4bd-sr4v7"
 HOSTILE = "<img src=x onerror=alert(1)>"
@@ -367,3 +369,103 @@ def test_history_reads_only_earlier_runs_of_the_same_profile(tmp_path: Path) -> 
     assert problems == ["20251001T000011Z-prod: junit.xml unreadable (no element found: line 1, column 23)"]
     assert parse_run_name("20251001T000010Z-prod-eu", "prod") is None
     assert parse_run_name("20251001T000010Z-prod-eu", "prod-eu") is not None
+
+
+# What pytest itself calls outcomes, and what of the suite's own Python a traceback would show.
+PYTEST_WORDS = ("XFailed", "XPassed", "Expected failures", "Unexpected passes", "_pytest", "Traceback")
+PYTHON = ("@check(", "def test_", "finding.conforms()", "evaluate=", "conformance/check.py")
+
+
+class VisibleText(HTMLParser):
+    """The text of a dumped DOM a reader can see: not inside <template>, <script> or <style>."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hidden = 0
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hidden += tag in ("template", "script", "style")
+
+    def handle_endtag(self, tag: str) -> None:
+        self.hidden -= tag in ("template", "script", "style")
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden:
+            self.parts.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join(" ".join(self.parts).split())
+
+
+def test_the_results_table_speaks_the_suites_words_and_shows_no_python(
+    pytester: pytest.Pytester, demo: Snapshot, tmp_path: Path
+) -> None:
+    crash_loop_kong(demo)
+    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'drifted')}")
+    assert run.result.ret == 1
+    report = run.run_dir / "report.html"
+    page = report.read_text()
+    # The server-rendered part of the page (the filters' labels) and every row's data (log, cells, extras).
+    for text in (*PYTHON, "Expected failures", "Unexpected passes", "_pytest.outcomes"):
+        assert text not in html.unescape(page), text
+    # Allure's waived results: the waiver as message and trace, not pytest's exception and the check's source.
+    for path in (run.run_dir / "allure-results").glob("*-result.json"):
+        result = json.loads(path.read_text())
+        if result["status"] == "skipped":
+            details = result["statusDetails"]
+            assert details["message"].startswith("XFAIL waived: "), details
+            for text in (*PYTHON, "_pytest"):
+                assert text not in details["message"] + details.get("trace", ""), (text, details)
+    if not CHROMIUM.exists():
+        pytest.skip(MISSING)
+    output = run_chromium(["--virtual-time-budget=3000", "--dump-dom", f"{report.as_uri()}?collapsed="], tmp_path)
+    seen = VisibleText()
+    seen.feed(output.decode())
+    text = seen.text
+    for word in (*PYTEST_WORDS, *PYTHON):
+        assert word not in text, f"{word!r} is shown in report.html"
+    # Each row reads as the summary does: the verdict in the suite's words, a waived check with its waiver.
+    assert "waived PLAT-2201" in text
+    assert "could not evaluate conformance/kong/test_gateway.py::test_kong_database[kong-admin]" in text
+    assert "failed conformance/kubernetes/test_pods.py::test_no_failing_pods[kong]" in text
+    # pytest-html's filters count the same outcomes, named as the banner names them.
+    assert re.search(r'<span class="xfailed">\s*3 waived,</span>', page), "pytest-html's filter for waived checks"
+    assert re.search(r'<span class="error">\s*1 could not evaluate,</span>', page)
+
+
+def write_manifest(directory: Path, source: str | None, passed: int, failed: int) -> None:
+    """An earlier run as conformance.integrity records it: its profile, its source, its counts."""
+    directory.mkdir(parents=True)
+    manifest: dict[str, object] = {
+        "format": "cluster-conformance/manifest/v1",
+        "profile": {"name": "prod"},
+        "run": {"outcomes": {"passed": passed, "failed": failed, "error": 0, "waived": 3, "skipped": 0}},
+    }
+    if source is not None:
+        manifest["cluster"] = {"source": source, "context": "254carbon-prod"}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_the_trend_compares_runs_of_the_same_kind_of_source(pytester: pytest.Pytester) -> None:
+    reports = pytester.path / "reports"
+    write_manifest(reports / "20250101T000000Z-prod", "snapshot", 80, 7)
+    write_manifest(reports / "20250101T010000Z-prod", "live", 11, 40)
+    write_manifest(reports / "20250101T020000Z-prod", "snapshot", 81, 6)
+    write_manifest(reports / "20250101T030000Z-prod", "live", 12, 39)
+    write_manifest(reports / "20250101T040000Z-prod", None, 1, 1)  # an older suite's manifest: source unknown
+    run = run_suite(pytester, f"--snapshot={DEMO}")
+    assert run.result.ret == 0
+    html = summary_of(run.run_dir / "report.html")
+    charts = section(html, "cf-charts")
+    trend = svgs(charts)[-1]
+    assert trend.count("<circle") == 3 * 3  # the two earlier snapshot runs and this one
+    assert ">40</text>" not in trend  # a live run's failures are not this chart's
+    assert "Last 3 runs of profile prod from snapshots, oldest to newest" in charts
+    assert "Left out: 3 earlier runs from other kinds of source (2 live, 1 not recorded)" in charts
+
+    # This run's manifest records its kind of source, for the next run's trend.
+    assert json.loads((run.run_dir / "manifest.json").read_text())["run"]["source"] == "snapshot"
+    runs, _ = earlier_runs(reports, "prod", run.run_dir, 19, source="live")
+    assert [(r.run, r.failed) for r in runs] == [("20250101T010000Z-prod", 40), ("20250101T030000Z-prod", 39)]

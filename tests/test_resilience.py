@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
 import socket
 import threading
@@ -22,10 +24,21 @@ from conformance.cluster.state import ResourceStats
 from conformance.errors import SourceError
 from conformance.gate import BAD_INPUT, NOT_EVALUATED
 from conformance.profile.model import Collection
-from conformance.transport import Deadline, OutOfBudget, Transport, retry_after, short_reasons, summarize
+from conformance.transport import (
+    Deadline,
+    OutOfBudget,
+    Transport,
+    Unreachable,
+    retry_after,
+    short_reasons,
+    summarize,
+)
 
 from conftest import DEMO, SuiteRun, live_prod_profile, run_suite
-from kubeapi import KubeApiServer
+from kafkabroker import free_port
+from kubeapi import KubeApiServer, write_kubeconfig
+from payloads import PayloadServer
+from tlsfront import TlsFront, certificates
 
 TOKEN = "resilience-token-4c1d9a"
 POD_READERS = (
@@ -330,3 +343,157 @@ def test_a_bad_budget_is_bad_input_naming_the_flag(value: str, reason: str, pyte
     assert run.result.ret == BAD_INPUT
     run.result.stderr.fnmatch_lines([f"ERROR: --budget: {reason}*"])
     assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
+
+
+# ------------------------------------------------------------------------- an API server that cannot be used
+
+
+def grafana_by_url(directory: Path, url: str) -> Path:
+    """prod for a live run today, with Grafana reached by URL (no API server needed) and Kafka refused at once."""
+    return services_profile(
+        directory,
+        f"  grafana: {{access: {{url: '{url}'}}}}\n  kafka: {{bootstrap: '127.0.0.1:{free_port()}', timeout: 1s}}\n",
+    )
+
+
+def test_refused_api_server_is_found_once_and_every_check_needing_it_errors_within_seconds(
+    pytester: pytest.Pytester,
+) -> None:
+    """Nothing listens at the API server's address: one probe says so, checks reading the cluster (or reaching a
+    service through it) could not evaluate, each naming the real cause; a service reached by URL is still judged."""
+    server = f"https://127.0.0.1:{free_port()}"
+    kubeconfig = write_kubeconfig(pytester.path / "kubeconfig", server, TOKEN)
+    with PayloadServer() as grafana:
+        grafana.route("/api/search?type=dash-db", (DEMO / "grafana" / "search.json").read_bytes())
+        profile = grafana_by_url(pytester.path, grafana.url)
+        began = time.monotonic()
+        run = run_suite(pytester, f"--kubeconfig={kubeconfig}", profile=str(profile))
+        elapsed = time.monotonic() - began
+    outcomes = run.outcomes
+    assert outcomes["test_grafana_dashboards[dashboards]"].outcome == "passed"
+    errored = {name: o for name, o in outcomes.items() if o.outcome == "error"}
+    assert set(errored) == set(outcomes) - {"test_grafana_dashboards[dashboards]"}
+    cause = f"cannot reach the API server at {server} (connection refused)"
+    kafka = {"test_kafka_brokers[brokers]", "test_kafka_topics[topics]"}
+    assert all("Connection refused" in errored[name].message for name in kafka)
+    waivers = {name for name in errored if name.startswith("test_waiver_in_use[")}
+    assert all(cause in o.message for name, o in errored.items() if name not in kafka | waivers), errored
+    assert "needs the API server" in errored["test_kong_admin_api[kong-admin]"].message
+    assert run.result.ret == NOT_EVALUATED
+    text = run.result.stdout.str() + run.result.stderr.str()
+    for wrong in ("connect timeout", "attempts", "Traceback"):
+        assert wrong not in text, wrong
+    # One line says why, in the terminal summary; the API server was asked once, not once per resource.
+    said = [line for line in run.result.stdout.lines if line.startswith("collection: ")]
+    assert said == [f"collection: {cause}: nothing was read through it"], said
+    assert elapsed < 20, elapsed
+
+
+class FullBacklog:
+    """A listener whose backlog is full: the kernel drops further SYNs, so a connect to it never completes."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self.port = int(self._listener.getsockname()[1])
+        self._fillers: list[socket.socket] = []
+        for _ in range(3):
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", self.port))
+            self._fillers.append(filler)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
+        for sock in (*self._fillers, self._listener):
+            sock.close()
+
+
+def tls_kubeconfig(directory: Path, url: str, ca: Path) -> Path:
+    """A kubeconfig for `url` that trusts `ca`."""
+    kubeconfig = write_kubeconfig(directory / "kubeconfig", url, TOKEN)
+    config = json.loads(kubeconfig.read_text())
+    config["clusters"][0]["cluster"]["certificate-authority"] = str(ca)
+    kubeconfig.write_text(json.dumps(config))
+    return kubeconfig
+
+
+@pytest.mark.parametrize("problem", ["unresolvable", "connect-timeout", "tls-mismatch", "unauthorized", "forbidden"])
+def test_an_api_server_that_cannot_be_used_is_said_once_with_its_cause(
+    problem: str, server: KubeApiServer, pytester: pytest.Pytester
+) -> None:
+    with contextlib.ExitStack() as stack:
+        if problem == "unresolvable":
+            url = "https://kube-api.nowhere.invalid:6443"
+            kubeconfig = write_kubeconfig(pytester.path / "kubeconfig", url, TOKEN)
+            cause = f"cannot reach the API server at {url} (DNS name kube-api.nowhere.invalid not resolved"
+        elif problem == "connect-timeout":
+            url = f"https://127.0.0.1:{stack.enter_context(FullBacklog()).port}"
+            kubeconfig = write_kubeconfig(pytester.path / "kubeconfig", url, TOKEN)
+            cause = f"cannot reach the API server at {url} (no connection within the connect timeout of 1s)"
+        elif problem == "tls-mismatch":
+            ca, cert, key = certificates(pytester.path, "kubernetes.default")
+            front = TlsFront(server.port, cert, key)
+            stack.callback(front.close)
+            url = f"https://127.0.0.1:{front.port}"
+            kubeconfig = tls_kubeconfig(pytester.path, url, ca)
+            cause = f"cannot reach the API server at {url} (TLS verification failed: certificate verify failed: "
+        elif problem == "unauthorized":
+            kubeconfig = write_kubeconfig(pytester.path / "kubeconfig", server.url, "not-the-token")
+            cause = f"the API server at {server.url} rejected the credentials (401 Unauthorized on GET /version)"
+        else:
+            server.inject(r"^/version$", 403)
+            kubeconfig = server.write_kubeconfig(pytester.path / "kubeconfig")
+            cause = f"the API server at {server.url} forbids GET /version (403 Forbidden: forbidden: User "
+        profile = kubernetes_profile(pytester.path, connect_timeout="1s", retries=4)
+        began = time.monotonic()
+        run = run_suite(pytester, f"--kubeconfig={kubeconfig}", "-k", "test_nodes", profile=str(profile))
+        elapsed = time.monotonic() - began
+    outcomes = run.outcomes
+    assert len(outcomes) == 4
+    assert all(o.outcome == "error" and cause in o.message for o in outcomes.values()), outcomes
+    assert run.result.ret == NOT_EVALUATED
+    said = [line for line in run.result.stdout.lines if line.startswith("collection: ")]
+    assert len(said) == 1, said
+    assert cause in said[0], said
+    assert "attempts" not in run.result.stdout.str()
+    if problem in ("unauthorized", "forbidden"):
+        assert [r.path for r in server.requests if r.path != "/version"] == [], "nothing asked after the probe"
+    assert elapsed < 15, elapsed  # asked once: no retry waits, no request per resource
+
+
+@pytest.mark.parametrize("problem", ["refused", "unresolvable", "tls-mismatch", "connect-timeout"])
+def test_unreachable_names_the_real_cause(problem: str, tmp_path: Path, server: KubeApiServer) -> None:
+    """urllib3's NewConnectionError subclasses ConnectTimeoutError: the cause is read from the error's chain."""
+    pool = urllib3.PoolManager(retries=False, cert_reqs="CERT_REQUIRED")
+    with contextlib.ExitStack() as stack:
+        if problem == "refused":
+            url, expected = f"http://127.0.0.1:{free_port()}/version", "connection refused"
+        elif problem == "unresolvable":
+            url = "https://kube-api.nowhere.invalid:6443/version"
+            expected = "DNS name kube-api.nowhere.invalid not resolved"
+        elif problem == "tls-mismatch":
+            ca, cert, key = certificates(tmp_path, "kubernetes.default")
+            front = TlsFront(server.port, cert, key)
+            stack.callback(front.close)
+            pool = urllib3.PoolManager(retries=False, cert_reqs="CERT_REQUIRED", ca_certs=str(ca))
+            url = f"https://127.0.0.1:{front.port}/version"
+            expected = "TLS verification failed: certificate verify failed: IP address mismatch"
+        else:
+            url = f"http://127.0.0.1:{stack.enter_context(FullBacklog()).port}/version"
+            expected = "no connection within the connect timeout of 1s"
+        transport = Transport(pool, urllib3.Timeout(connect=1, read=2), 1, sleep=lambda _: None)
+        with pytest.raises(Unreachable) as caught:
+            transport.get(url, {})
+    assert str(caught.value).startswith(expected), str(caught.value)
+    assert str(caught.value).endswith("; 2 attempts")
+    assert caught.value.retried == (
+        {
+            "refused": "connection refused",
+            "unresolvable": "DNS name not resolved",
+            "tls-mismatch": "TLS verification failed",
+            "connect-timeout": "connect timeout",
+        }[problem],
+    )

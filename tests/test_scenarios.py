@@ -7,6 +7,7 @@ non-passing check with the expectation, culprit names included.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -378,3 +379,23 @@ def test_the_demo_passes_every_check(pytester: pytest.Pytester) -> None:
     run.result.stdout.fnmatch_lines(
         ["conformance prod: PASSED — * passed, 0 failed, 0 could not evaluate, 3 waived — report *"]
     )
+
+
+def test_a_waiver_lists_each_covered_culprit_once(pytester: pytest.Pytester) -> None:
+    """cloudflared fails two ways (0/2 replicas ready, rollout incomplete): one object, covered once."""
+    run = run_suite(pytester, f"--snapshot={DEMO}")
+    assert run.result.ret == 0
+    name = "test_workload_ready[cloudflare-tunnel/Deployment/cloudflared]"
+    culprit = "Deployment cloudflare-tunnel/cloudflared"
+    assert run.waived()[name].message.count(culprit) == 1, run.waived()[name].message
+    checks = {c["name"]: c for c in json.loads((run.run_dir / "results.json").read_text())["checks"]}
+    assert checks[name]["waiver"]["culprits"] == [culprit]
+    assert checks[name]["message"].count(culprit) == 1
+    assert checks["test_waiver_in_use[PLAT-2201]"]["observed"] == f"covered 1 culprits of {name}"
+    for path in (run.run_dir / "allure-results").glob("*-attachment.json"):
+        table = json.loads(path.read_text())
+        if isinstance(table, dict) and table.get("check") == name:
+            assert table["waived"]["culprits"] == [culprit]
+            break
+    else:
+        raise AssertionError(f"no culprits attachment for {name}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import html
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -285,3 +286,32 @@ def test_watch_names_vanished_replaced_and_newly_failing_pods(demo: Snapshot) ->
     assert regressions[f"kong/{KONG_POD}"][0].startswith("turned failing: CrashLoopBackOff READY 1/2")
     assert watch.outcome.inspected == len(baseline)
     assert not watch.outcome.errors
+
+
+def banner_of(run: SuiteRun) -> str:
+    page = (run.run_dir / "report.html").read_text()
+    start = page.index('id="cf-verdict"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_the_report_banner_says_how_settling_and_holding_went(
+    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
+) -> None:
+    pods, deployments = kong_rolling_out(demo)
+    server.set_resource("pods", pods)
+    server.set_resource("deployments.apps", deployments)
+    run = live(pytester, kubeconfig, "--settle=2s", "--hold=1s")
+    assert run.result.ret == 1
+    banner = banner_of(run)
+    settle = re.search(r'<tr class="cf-stability cf-stability-(\w+)"><th>Settle</th><td>([^<]*)</td></tr>', banner)
+    assert settle is not None, banner
+    assert settle[1] == "failed"
+    assert settle[2].startswith("Did not settle within 2s (")
+    assert "still not passing: " in settle[2]
+    hold_row = re.search(r'<tr class="cf-stability cf-stability-(\w+)"><th>Hold</th><td>([^<]*)</td></tr>', banner)
+    assert hold_row is not None, banner
+    assert hold_row[1] == "ok"
+    assert re.fullmatch(r"Held \ds \(1s asked\): no pod regressed; \d+ re-collections", hold_row[2]), hold_row[2]
+    # Said in the banner exactly as the terminal says it.
+    out = run.result.stdout.str()
+    assert f"conformance: {html.unescape(settle[2])}" in out

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
-from pathlib import Path
 
 import pytest
 
@@ -117,9 +117,10 @@ def test_snapshot_without_meta_says_now_is_evaluation_time(pytester: pytest.Pyte
     assert meta.get("collected_at_unknown") is True
 
 
-def test_suite_tests_need_no_profile() -> None:
-    # This very test runs under `pytest tests` without --profile; the plugin stays out of the way.
-    assert (Path(__file__).parent / "conftest.py").is_file()
+def test_suite_tests_need_no_profile(pytestconfig: pytest.Config) -> None:
+    # This very test runs under `pytest tests` without --profile; the plugin stays out of the way. getoption
+    # raises if the plugin did not register --profile, so the test proves the plugin was loaded and let it run.
+    assert not pytestconfig.getoption("profile")
 
 
 def test_exit_codes_say_what_happened(demo: Snapshot, pytester: pytest.Pytester) -> None:
@@ -146,3 +147,45 @@ def test_gate_chooses_which_severities_fail(demo: Snapshot, pytester: pytest.Pyt
     # The failure is still reported, only the gate ignores it.
     assert critical.outcomes["test_namespace_labels[kong]"].outcome == "failed"
     assert critical.result.stdout.lines[-1].startswith("conformance prod: PASSED")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--budget=soon"], "ERROR: --budget: 'soon' is not a duration*"),
+        (["--settle=5m"], "ERROR: --settle waits on a live cluster; a snapshot (--snapshot) never changes"),
+    ],
+    ids=["budget", "settle"],
+)
+def test_bad_input_leaves_nothing_behind(args: list[str], message: str, pytester: pytest.Pytester) -> None:
+    """Every option is judged before the run directory is made: one message, exit 3, no report, no directory."""
+    run = run_suite(pytester, f"--snapshot={DEMO}", *args)
+    assert run.result.ret == BAD_INPUT
+    errors = [line for line in run.result.stderr.lines if line.startswith("ERROR")]
+    assert len(errors) == 1, errors
+    assert fnmatch.fnmatch(errors[0], message), errors
+    reports = pytester.path / "reports"
+    assert not reports.exists() or not any(reports.iterdir())
+    output = run.result.stdout.lines + run.result.stderr.lines
+    assert not [line for line in output if "report" in line], output
+    no_traceback(run.result)
+
+
+def test_collect_only_judges_nothing_and_writes_nothing(pytester: pytest.Pytester) -> None:
+    """--collect-only lists the checks a run would judge; it is no run: no directory, no latest, no verdict."""
+    reports = pytester.path / "reports"
+    before = run_suite(pytester, f"--snapshot={DEMO}", "-k", "test_nodes")
+    assert before.result.ret == 0
+    first = (reports / "latest").resolve()
+
+    listed = run_suite(pytester, f"--snapshot={DEMO}", "--collect-only", "-q")
+    assert listed.result.ret == 0
+    assert "conformance/nodes/test_nodes.py::test_nodes[count]" in listed.result.stdout.lines
+    listed.result.stdout.fnmatch_lines(["92 tests collected*"])
+    assert sorted(p.name for p in reports.iterdir()) == sorted([first.name, "latest"])
+    assert (reports / "latest").resolve() == first
+    output = listed.result.stdout.str() + listed.result.stderr.str()
+    assert "conformance prod:" not in output
+    assert "run directory" not in output
+    assert "report.html" not in output
+    no_traceback(listed.result)

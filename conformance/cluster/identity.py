@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from conformance.cluster.live import KubeClient, Target
+from conformance.cluster.live import KubeClient, LiveState, Target
 from conformance.cluster.snapshot import SnapshotError, read_meta
 from conformance.cluster.state import ClusterState
 from conformance.errors import ApiError, SourceError
@@ -171,7 +171,11 @@ def live_identity(
     server = public_url(target.server) or ""
     identity: RunIdentity
     client: KubeClient | None = None
+    unusable = state.collection.unreachable if isinstance(state, LiveState) and state.collection else None
     try:
+        if unusable is not None:
+            # The collection's probe found the API server unusable: asking again would only wait for the same.
+            raise SourceError("identity", unusable)
         client = KubeClient(target, lookup)
         identity = self_subject_review(client)
         if uid is None and "kube_system_uid" not in unknown:

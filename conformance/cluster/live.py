@@ -8,7 +8,6 @@ timeouts and bounded retries that honour Retry-After, all within one collection 
 from __future__ import annotations
 
 import gc
-import os
 import queue
 import threading
 import time
@@ -16,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -24,12 +22,15 @@ import orjson
 import urllib3
 
 from conformance import __version__
+from conformance.cluster.kubeconfig import KubeconfigError as KubeconfigError  # re-exported for the collector's callers
+from conformance.cluster.kubeconfig import Target as Target
+from conformance.cluster.kubeconfig import load_target as load_target
 from conformance.cluster.projection import list_decoder
 from conformance.cluster.resources import Resource
 from conformance.cluster.snapshot import parse_list, parse_projected
 from conformance.cluster.spool import PageSpool
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
-from conformance.errors import ApiError, ConformanceError, SourceError
+from conformance.errors import ApiError, SourceError, status_message
 from conformance.profile.model import Collection, Profile
 from conformance.services.source import LiveContext, ServiceSource
 from conformance.transport import (
@@ -52,67 +53,20 @@ _CONTINUE = b'"continue":"'
 # Every call is bounded by the deadline itself; this only covers what is not (a client library's own
 # timeouts, such as Kafka's), so one stuck source cannot hold the run past its budget.
 GRACE_SECONDS = 2.0
+# The probe that finds an API server that cannot be used at all asks once, and waits no longer than this.
+PROBE_SECONDS = 5.0
 
 
-class KubeconfigError(ConformanceError):
-    """No usable credentials: a bad kubeconfig, an unknown context, or nowhere to look."""
+class NotServed(SourceError):
+    """A resource the API server does not serve (its CRD is not installed): there is nothing to read."""
 
 
 @dataclass(frozen=True)
-class Target:
-    """The cluster a live run talks to, as resolved from kubeconfig or the pod's service account."""
+class Probe:
+    """What one GET /version found: the server version, or why nothing can be read through the API server."""
 
-    configuration: Any  # kubernetes.client.Configuration
-    server: str
-    context: str | None
-
-    @property
-    def label(self) -> str:
-        return f"{self.context} ({self.server})" if self.context else self.server
-
-
-def load_target(kubeconfig: str | None, context: str | None) -> Target:
-    """Resolve credentials the way kubectl does; KubeconfigError says what is wrong and where."""
-    from kubernetes import client, config  # deferred: snapshot runs never pay for the import
-
-    from conformance import secrets  # deferred: a pytest plugin module, imported first by pytest itself
-
-    configuration = client.Configuration()
-    path = kubeconfig or os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or None
-    default = Path.home() / ".kube" / "config"
-    if path is None and not default.exists() and os.environ.get("KUBERNETES_SERVICE_HOST"):
-        if context:
-            raise KubeconfigError("--kube-context needs a kubeconfig; none was found and this is a pod")
-        try:
-            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-        except config.ConfigException as exc:
-            raise KubeconfigError(f"in-cluster configuration: {exc}") from None
-        secrets.register_configuration(configuration)
-        return Target(configuration, configuration.host, "in-cluster")
-    source = Path(path) if path else default
-    if not source.is_file():
-        raise KubeconfigError(
-            f"kubeconfig {source}: no such file (use --kubeconfig=PATH, or --snapshot=DIR for captured state)"
-        )
-    try:
-        contexts, active = config.list_kube_config_contexts(config_file=str(source))  # type: ignore[no-untyped-call]
-        names = [c["name"] for c in contexts or ()]
-        if context is not None and context not in names:
-            raise KubeconfigError(
-                f"kubeconfig {source}: no context {context!r} (available: {', '.join(names) or 'none'})"
-            )
-        config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=str(source), context=context, client_configuration=configuration, persist_config=False
-        )
-    except KubeconfigError:
-        raise
-    except (config.ConfigException, OSError, ValueError, TypeError, KeyError) as exc:
-        raise KubeconfigError(f"kubeconfig {source}: {exc}") from None
-    except Exception as exc:  # the yaml loader and exec plugins raise their own types
-        raise KubeconfigError(f"kubeconfig {source}: {type(exc).__name__}: {exc}") from None
-    chosen = context or (active or {}).get("name")
-    secrets.register_configuration(configuration)  # before anything can print or store them
-    return Target(configuration, configuration.host, chosen)
+    version: str | None
+    unusable: str | None = None
 
 
 def _continue_token(body: bytes) -> str | None:
@@ -203,6 +157,8 @@ class KubeClient:
         self._groups: dict[str, str] = discovered if discovered is not None else {}
         self._group_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        # Why the API server cannot be used, once a probe found so: nothing more is asked of it.
+        self.unreachable: str | None = None
 
     @property
     def configuration(self) -> Any:
@@ -249,6 +205,8 @@ class KubeClient:
                 self.deadline,
             )
         name = source or path
+        if self.unreachable is not None:
+            raise SourceError(name, self.unreachable)
         try:
             reply = transport.get(url, headers)
         except OutOfBudget as exc:
@@ -262,6 +220,8 @@ class KubeClient:
         return reply
 
     def get(self, path: str, query: dict[str, str], resource: str, stats: ResourceStats) -> bytes:
+        if self.unreachable is not None:
+            raise SourceError(resource, self.unreachable)
         url = self.server + path + (f"?{urlencode(query)}" if query else "")
         try:
             reply = self.transport.get(url, self.headers())
@@ -297,7 +257,7 @@ class KubeClient:
             body = self.get(f"/apis/{res.group}", {}, res.name, stats)
         except ApiError as exc:
             if exc.code == 404:
-                raise SourceError(
+                raise NotServed(
                     res.name, f"the API server does not serve the {res.group} group (is its CRD installed?)"
                 ) from None
             raise
@@ -351,7 +311,7 @@ class KubeClient:
                         spool.clear()
                     continue
                 if exc.code == 404:
-                    raise SourceError(res.name, f"the API server does not serve {path}") from None
+                    raise NotServed(res.name, f"the API server does not serve {path}") from None
                 raise
             token = _continue_token(body)
             ahead = _Prefetch(partial(self.get, path, self._list_query(token), res.name, stats)) if token else None
@@ -371,6 +331,43 @@ class KubeClient:
             if not page.continue_token:
                 return items, api_version
 
+    def probe(self) -> Probe:
+        """One GET /version, which every identity may read (deploy/rbac.yaml grants it too), with a short timeout
+        and no retry: an API server that refuses connections, cannot be resolved, fails TLS verification or
+        rejects the credentials is found here once, not by every request of the collection in turn.
+
+        Anything else (a slow answer, 429, 5xx) is left to the collection, whose retries are meant for it."""
+        limits = self.transport.timeout
+        connect, read = limits.connect_timeout, limits.read_timeout
+        timeout = urllib3.Timeout(
+            connect=min(connect, PROBE_SECONDS) if isinstance(connect, (int, float)) else PROBE_SECONDS,
+            read=min(read, PROBE_SECONDS) if isinstance(read, (int, float)) else PROBE_SECONDS,
+        )
+        transport = Transport(self.transport.pool, timeout, 0, self.transport.sleep, self.deadline)
+        try:
+            reply = transport.get(self.server + "/version", self.headers())
+        except OutOfBudget:
+            return Probe(None)  # the collection reports what the budget cut short
+        except Unreachable as exc:
+            if exc.kind in ("read timeout", "connection broken"):
+                return Probe(None)  # connected: the server is there (slow, or cut off once), the retries are for it
+            return Probe(None, f"cannot reach the API server at {self.server} ({exc})")
+        if reply.status == 401:
+            return Probe(
+                None, f"the API server at {self.server} rejected the credentials (401 Unauthorized on GET /version)"
+            )
+        if reply.status == 403:
+            message, _ = status_message(reply.body)
+            said = f": {message}" if message else ""
+            return Probe(None, f"the API server at {self.server} forbids GET /version (403 Forbidden{said})")
+        if reply.status != 200:
+            return Probe(None)
+        try:
+            version = orjson.loads(reply.body).get("gitVersion")
+        except (orjson.JSONDecodeError, AttributeError):
+            return Probe(None)
+        return Probe(str(version) if version else None)
+
     def server_version(self) -> str | None:
         try:
             body = self.get("/version", {}, "version", ResourceStats())
@@ -388,6 +385,7 @@ class CollectionReport:
     retries: Mapping[str, tuple[str, ...]]  # resource or service -> why each retry was made
     out_of_budget: tuple[str, ...] = ()  # sources given up on because the budget ran out
     unfinished: tuple[str, ...] = ()  # sources still running when the budget (and its grace) ended
+    unreachable: str | None = None  # why nothing could be read through the API server (its probe failed)
 
 
 @dataclass
@@ -506,26 +504,35 @@ def collect_live(
     deadline = Deadline((budget or collection.budget).total_seconds())
     began = time.perf_counter()
     client = KubeClient(target, collection, deadline=deadline, discovered=discovered)
-    wanted = list(resources)
+    requested = list(resources)
     services = list(sources)
     started = datetime.now(UTC)
     context = LiveContext(profile, client)
     lists: dict[str, _Listed] = {}
     fetched: dict[str, _Fetched] = {}
-    version: list[str | None] = [None]
+    probe = client.probe()
+    version: list[str | None] = [probe.version]
+    wanted = requested
+    if probe.unusable is not None:
+        # Said once, for every resource; services reached through the API server fail at once too (the client
+        # asks nothing more of it), while those reached directly are still collected.
+        client.unreachable = probe.unusable
+        lists = {res.name: _Listed(None, "", ResourceStats(), SourceError(res.name, probe.unusable)) for res in wanted}
+        wanted = []
 
-    # Task 0 is the server version, then one per resource, then one per service.
+    # Task 0 is the server version (asked again only when the probe got none), then one per resource, then one per
+    # service.
     running = {res.name: ResourceStats() for res in wanted}  # filled in by the lists as they go
     # Whole-object evidence is written from the pages as read; judged evidence from what the checks keep.
     spools = {res.name: PageSpool() for res in wanted if collection.evidence == "whole"}
-    tasks: list[Callable[[], Any]] = [client.server_version]
+    tasks: list[Callable[[], Any]] = [lambda: probe.version or client.server_version()]
     tasks += [partial(_list_one, client, res, running[res.name], spools.get(res.name)) for res in wanted]
     tasks += [partial(_collect_service, context, src) for src in services]
     names = ["version"] + [r.name for r in wanted] + [s.name for s in services]
 
     def report(index: int, outcome: Any) -> None:
         if index == 0:
-            version[0] = outcome if isinstance(outcome, str) else None
+            version[0] = outcome if isinstance(outcome, str) else version[0]
             return
         if index <= len(wanted):
             res = wanted[index - 1]
@@ -587,7 +594,7 @@ def collect_live(
             progress(f"{names[index]}: error, {late}")
 
     state = LiveState(Provenance("live", target.server, started, context=target.context, server_version=version[0]))
-    for res in wanted:
+    for res in requested:
         listed = lists[res.name]
         if listed.error is not None or listed.items is None:
             state.errors[res.name] = listed.error or SourceError(res.name, "no items")
@@ -612,5 +619,6 @@ def collect_live(
         retries=client.retry_log.snapshot(),
         out_of_budget=tuple(sorted(name for name, error in failures if isinstance(error, OutOfBudgetError))),
         unfinished=tuple(names[i] for i in sorted(unfinished) if i),
+        unreachable=probe.unusable,
     )
     return state

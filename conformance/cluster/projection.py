@@ -1,9 +1,9 @@
 """What a live run keeps in memory of each object: the fields the checks read, nothing else.
 
 A 10,000-pod cluster is some 70 MB of JSON and about ten times that as Python objects; the checks read a
-small part of it (names, labels, phases, conditions, container states, requests). Each page is cut down
-to that part as it is parsed, so memory follows what the checks need, not what the cluster holds. The
-run's evidence holds these projections by default, or the whole objects (`collection.evidence: whole`);
+small part of it (names, labels, phases, conditions, container states and last states, requests). Each
+page is cut down to that part as it is parsed, so memory follows what the checks need, not what the cluster
+holds. The run's evidence holds these projections by default, or the whole objects (`collection.evidence: whole`);
 re-evaluating whole-object evidence offline must reach the same verdicts, and the tests that compare a
 live run with its evidence keep this list honest. A resource without a projection is kept whole.
 
@@ -34,7 +34,15 @@ METADATA: Projection = {
     "deletionTimestamp": KEEP,
 }
 _CONTAINER: Projection = {"name": KEEP, "restartPolicy": KEEP, "resources": KEEP}
-_CONTAINER_STATUS: Projection = {"name": KEEP, "ready": KEEP, "started": KEEP, "restartCount": KEEP, "state": KEEP}
+# `lastState` is how a crash-looping container last ended (OOMKilled, exit code 137): what on-call reads first.
+_CONTAINER_STATUS: Projection = {
+    "name": KEEP,
+    "ready": KEEP,
+    "started": KEEP,
+    "restartCount": KEEP,
+    "state": KEEP,
+    "lastState": KEEP,
+}
 _WORKLOAD: Projection = {"metadata": METADATA, "spec": {"replicas": KEEP, "selector": KEEP}, "status": KEEP}
 
 PROJECTIONS: dict[str, Projection] = {

@@ -73,10 +73,12 @@ def proxies_synced(state: ClusterState, rule: MeshRule, profile: Profile) -> Fin
     proxies, origin = read_proxies(state)
     culprits = []
     for proxy in proxies:
+        # What `istioctl proxy-config all POD.NS` needs (conformance.remediation fills the hint from details).
+        where = {key: value for key, value in (("pod", proxy.pod), ("namespace", proxy.namespace)) if value}
         for kind in settings.types:
             seen = proxy.states.get(kind)
             if seen is None:
-                culprits.append(Culprit(proxy.proxy, f"{kind} not reported in {origin}"))
+                culprits.append(Culprit(proxy.proxy, f"{kind} not reported in {origin}", where))
             elif (
                 seen in OK_STATES
                 or (seen == "NOT SENT" and _not_sent_allowed(settings, proxy, kind))
@@ -85,7 +87,7 @@ def proxies_synced(state: ClusterState, rule: MeshRule, profile: Profile) -> Fin
                 continue
             else:
                 error = f": {proxy.errors[kind]}" if kind in proxy.errors else ""
-                culprits.append(Culprit(proxy.proxy, f"{kind} {seen}{error}"))
+                culprits.append(Culprit(proxy.proxy, f"{kind} {seen}{error}", where))
     versions = sorted({p.version for p in proxies if p.version})
     return Finding(
         expected=f"every proxy {'/'.join(settings.types)} SYNCED"
@@ -119,6 +121,7 @@ def expected_proxies(state: ClusterState, expected: ProxyExpectation, _profile: 
             Culprit(
                 f"{expected.namespace}/{expected.workload}",
                 f"{len(found)} proxies known to istiod, expected at least {expected.min}",
+                {"namespace": expected.namespace},
             )
         )
     names = ", ".join(p.proxy for p in found) or "none"

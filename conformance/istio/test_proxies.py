@@ -11,7 +11,9 @@ from conformance.istio import proxies
     reads=(proxies.SOURCE,),
     evaluate=proxies.proxies_synced,
     severity="critical",
-    remediation="istioctl proxy-status; istioctl proxy-config all POD.NS; check istiod logs for rejected config",
+    remediation=(
+        "istioctl proxy-status; istioctl proxy-config all {pod}.{namespace}; check istiod logs for rejected config"
+    ),
 )
 def test_proxies_synced(finding: Finding) -> None:
     finding.conforms()
@@ -25,8 +27,8 @@ def test_proxies_synced(finding: Finding) -> None:
     evaluate=proxies.expected_proxies,
     severity="critical",
     remediation=(
-        "kubectl get pods -n NS -o wide: is the sidecar injected (2/2)? restart the workload after labelling "
-        "the namespace"
+        "kubectl get pods -n {namespace} -o wide: is the sidecar injected (2/2)? restart the workload after "
+        "labelling the namespace"
     ),
 )
 def test_expected_proxies(finding: Finding) -> None:

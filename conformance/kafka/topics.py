@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import re
+import threading
 import time
 import uuid
 from collections.abc import Iterable
@@ -43,7 +44,8 @@ CANARY_KEYS = ("topic", "ok", "stage", "error", "created", "partition", "offset"
 CANARY_STAGES = ("create", "produce", "consume")
 MAX_LISTED = 40
 CLIENT_ID = "cluster-conformance"
-LOG = logging.getLogger("conformance.kafka")
+# Distinct client log lines kept per client: enough to explain a failure, bounded for a client that keeps trying.
+MAX_LOGGED = 20
 _JSON = orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE
 
 
@@ -303,21 +305,26 @@ def client_settings(kafka: Kafka, ctx: LiveContext) -> ClientSettings:
 class _ErrorLog:
     """librdkafka's asynchronous errors (refused, unresolvable, auth failed): they say more than a timeout.
 
-    Also the clients' logger: librdkafka retries a dead broker many times a second, each retry logged;
-    every distinct line is passed to the `conformance.kafka` logger once.
+    Also the clients' logger. librdkafka logs from its own threads, also after the call that made the client
+    has returned: passed to Python's logging (or left on stderr), its lines would land in whichever check's
+    captured output is active, under a check they have nothing to do with. They are kept here instead, each
+    distinct line once (librdkafka retries a dead broker many times a second), and said with Kafka's own error
+    when the error callback said nothing.
     """
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
         self.seen: list[str] = []
-        self.logged: set[str] = set()
+        self.logged: list[str] = []
+        self._lock = threading.Lock()
 
     def log(self, level: int, message: str, *args: Any) -> None:
-        text = self.settings.scrub(message % args if args else message)
-        once = RETRY_SUFFIX.sub("", text)
-        if once not in self.logged:
-            self.logged.add(once)
-            LOG.log(level, "%s", text)
+        if level < logging.WARNING:
+            return
+        text = RETRY_SUFFIX.sub("", self.settings.scrub(message % args if args else message)).strip()
+        with self._lock:
+            if text and text not in self.logged and len(self.logged) < MAX_LOGGED:
+                self.logged.append(text)
 
     def __call__(self, error: Any) -> None:
         from confluent_kafka import KafkaError
@@ -328,13 +335,16 @@ class _ErrorLog:
 
     def add(self, text: str) -> None:
         text = RETRY_SUFFIX.sub("", self.settings.scrub(text)).strip()
-        if text and text not in self.seen:
-            self.seen.append(text)
+        with self._lock:
+            if text and text not in self.seen:
+                self.seen.append(text)
 
     def explain(self, what: str) -> str:
-        if not self.seen:
+        with self._lock:
+            said = self.seen[-3:] or self.logged[-3:]
+        if not said:
             return self.settings.scrub(what)
-        return self.settings.scrub(f"{what}: {'; '.join(self.seen[-3:])}")
+        return self.settings.scrub(f"{what}: {'; '.join(said)}")
 
 
 def _describe(exc: BaseException) -> str:

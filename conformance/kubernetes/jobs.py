@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Finding, ObjectRef
 from conformance.cluster.resources import JOBS
 from conformance.cluster.state import ClusterState
 from conformance.cluster.timing import condition
 from conformance.profile.model import JobRef, Profile
+
+
+def _culprit(expected: JobRef, observed: str) -> Culprit:
+    return Culprit(str(expected), observed, ref=ObjectRef("Job", expected.name, expected.namespace))
 
 
 def job_completed(state: ClusterState, expected: JobRef, _profile: Profile) -> Finding:
@@ -17,7 +21,7 @@ def job_completed(state: ClusterState, expected: JobRef, _profile: Profile) -> F
             expected=f"{expected} completed",
             observed=f"{expected} not found among {len(peers)} jobs",
             inspected=len(peers),
-            culprits=[Culprit(str(expected), "not found")],
+            culprits=[_culprit(expected, "not found")],
             evidence=(JOBS.name,),
         )
     status = job.get("status") or {}
@@ -29,9 +33,9 @@ def job_completed(state: ClusterState, expected: JobRef, _profile: Profile) -> F
     culprits = []
     if failed is not None and failed.get("status") == "True":
         why = ": ".join(str(x) for x in (failed.get("reason"), failed.get("message")) if x)
-        culprits.append(Culprit(str(expected), f"Failed ({why or 'no reason given'}); {counts}"))
+        culprits.append(_culprit(expected, f"Failed ({why or 'no reason given'}); {counts}"))
     elif complete is None or complete.get("status") != "True":
-        culprits.append(Culprit(str(expected), f"not complete; {counts}"))
+        culprits.append(_culprit(expected, f"not complete; {counts}"))
     return Finding(
         expected=f"{expected} has condition Complete=True",
         observed=f"{expected}: {'Complete' if not culprits else 'not complete'} ({counts})",

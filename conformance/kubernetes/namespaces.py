@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Finding, ObjectRef
 from conformance.cluster.resources import NAMESPACES
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import NamespaceLabels, Profile
@@ -16,14 +16,24 @@ def namespace_labels(state: ClusterState, expected: NamespaceLabels, _profile: P
             expected=f"namespace {expected.namespace} labelled {wanted}",
             observed=f"namespace {expected.namespace} not found",
             inspected=len(state.objects(NAMESPACES)),
-            culprits=[Culprit(expected.namespace, "namespace not found")],
+            culprits=[
+                Culprit(
+                    expected.namespace,
+                    "namespace not found",
+                    ref=ObjectRef("Namespace", expected.namespace, expected.namespace),
+                )
+            ],
             evidence=(NAMESPACES.name,),
         )
     labels = (namespace.get("metadata") or {}).get("labels") or {}
+    ref = ObjectRef("Namespace", expected.namespace, expected.namespace)
     culprits = [
-        Culprit(f"{expected.namespace} label {key}", f"is {labels[key]!r}, expected {value!r}")
-        if key in labels
-        else Culprit(f"{expected.namespace} label {key}", f"is not set, expected {value!r}")
+        Culprit(
+            f"{expected.namespace} label {key}",
+            f"is {labels[key]!r}, expected {value!r}" if key in labels else f"is not set, expected {value!r}",
+            {"label": key, "value": value},  # what the remediation hint sets
+            ref=ref,
+        )
         for key, value in sorted(expected.labels.items())
         if labels.get(key) != value
     ]

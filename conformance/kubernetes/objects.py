@@ -12,8 +12,12 @@ def object_count(state: ClusterState, expected: ObjectCount, _profile: Profile) 
     counts = {name: len(state.objects(resource(name))) for name in expected.resources}
     total = sum(counts.values())
     breakdown = ", ".join(f"{n} {name}" for name, n in counts.items())
+    # kubectl lists several kinds at once (`kubectl get a,b -A`): the hint names them all.
+    kinds = {"resource": ",".join(expected.resources)}
     culprits = (
-        [] if total >= expected.min else [Culprit(expected.name, f"{total} objects, expected at least {expected.min}")]
+        []
+        if total >= expected.min
+        else [Culprit(expected.name, f"{total} objects, expected at least {expected.min}", kinds)]
     )
     return Finding(
         expected=f"at least {expected.min} objects of {' + '.join(expected.resources)}",

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Finding, ObjectRef
+from conformance.cluster.containers import container_states, most_telling
 from conformance.cluster.podstatus import PodStatus, pod_status
 from conformance.cluster.resources import PODS
 from conformance.cluster.state import ClusterState, name_of, namespace_of
@@ -43,6 +45,11 @@ ERROR_REASONS = frozenset(
     }
 )
 _INIT_PROGRESS = re.compile(r"Init:\d+/\d+")
+# What to do about a failing pod, filled per culprit (conformance.remediation); workload checks use it for theirs.
+POD_REMEDIATION = (
+    "kubectl describe pod {name} -n {namespace}; kubectl logs {name} -n {namespace}[ -c {container}] --previous; "
+    "check events and image pull secrets"
+)
 
 
 @dataclass(frozen=True)
@@ -106,12 +113,20 @@ def judge_pod(pod: dict[str, Any], now: datetime, rules: Pods) -> str | None:
     return None
 
 
+def pod_culprit(pod: dict[str, Any], name: str, observed: str, containers: Collection[str] | None = None) -> Culprit:
+    """A pod as a culprit: its object for the remediation hint, and why its failing containers fail (or, given
+    `containers`, what those containers are doing)."""
+    states = container_states(pod, containers)
+    ref = ObjectRef("Pod", name_of(pod), namespace_of(pod), most_telling(states))
+    return Culprit(name, observed, ref=ref, containers=states)
+
+
 def _judge(pods: list[dict[str, Any]], state: ClusterState, rules: Pods) -> list[Culprit]:
     culprits = []
     for pod in pods:
         verdict = judge_pod(pod, state.now, rules)
         if verdict is not None:
-            culprits.append(Culprit(f"{namespace_of(pod)}/{name_of(pod)}", verdict))
+            culprits.append(pod_culprit(pod, f"{namespace_of(pod)}/{name_of(pod)}", verdict))
     return culprits
 
 
@@ -156,7 +171,8 @@ def namespace_pod_count(state: ClusterState, expected: NamespacePods, _profile: 
     over = expected.max is not None and count > expected.max
     culprits = []
     if short or over:
-        culprits.append(Culprit(expected.namespace, f"has {count} pods, expected {wanted}"))
+        ref = ObjectRef("Namespace", expected.namespace, expected.namespace)
+        culprits.append(Culprit(expected.namespace, f"has {count} pods, expected {wanted}", ref=ref))
     return Finding(
         expected=f"{wanted} pods (not Failed, not Terminating) in namespace {expected.namespace}",
         observed=f"{count} pods in {expected.namespace} ({len(pods) - count} Failed or Terminating not counted)",

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Finding, ObjectRef
 from conformance.cluster.resources import PVCS
-from conformance.cluster.state import ClusterState, qualified_name
+from conformance.cluster.state import ClusterState, name_of, namespace_of, qualified_name
 from conformance.errors import CouldNotEvaluate
 from conformance.profile.model import Profile, Storage
 
@@ -16,7 +16,11 @@ def pvcs_bound(state: ClusterState, expected: Storage, _profile: Profile) -> Fin
             f"found {len(claims)} PersistentVolumeClaims, fewer than the {expected.min_pvcs} the profile expects"
         )
     culprits = [
-        Culprit(qualified_name(c), f"{(c.get('status') or {}).get('phase', 'no phase')}")
+        Culprit(
+            qualified_name(c),
+            f"{(c.get('status') or {}).get('phase', 'no phase')}",
+            ref=ObjectRef("PersistentVolumeClaim", name_of(c), namespace_of(c)),
+        )
         for c in claims
         if (c.get("status") or {}).get("phase") != "Bound"
     ]

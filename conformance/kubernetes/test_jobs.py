@@ -12,7 +12,10 @@ from conformance.kubernetes import jobs
     reads=(JOBS,),
     evaluate=jobs.job_completed,
     severity="critical",
-    remediation="kubectl describe job NAME -n NS; kubectl logs job/NAME -n NS; re-run the job after fixing its cause",
+    remediation=(
+        "kubectl describe job {name} -n {namespace}; kubectl logs job/{name} -n {namespace}; re-run the job after "
+        "fixing its cause"
+    ),
 )
 def test_job_completed(finding: Finding) -> None:
     finding.conforms()

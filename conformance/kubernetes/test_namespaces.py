@@ -12,7 +12,9 @@ from conformance.kubernetes import namespaces
     reads=(NAMESPACES,),
     evaluate=namespaces.namespace_labels,
     severity="normal",
-    remediation="kubectl label namespace NS KEY=VALUE --overwrite (and restart pods that need sidecar injection)",
+    remediation=(
+        "kubectl label namespace {namespace} {label}={value} --overwrite (and restart pods that need sidecar injection)"
+    ),
 )
 def test_namespace_labels(finding: Finding) -> None:
     finding.conforms()

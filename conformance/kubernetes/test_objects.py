@@ -13,7 +13,7 @@ from conformance.kubernetes import objects
     evaluate=objects.object_count,
     allow_empty=True,
     severity="normal",
-    remediation="Re-apply the missing policy objects from the platform's manifests (kubectl get RESOURCE -A)",
+    remediation="Re-apply the missing policy objects from the platform's manifests (kubectl get {resource} -A)",
 )
 def test_minimum_objects(finding: Finding) -> None:
     finding.conforms()

@@ -13,9 +13,7 @@ from conformance.kubernetes import pods
     evaluate=pods.failing_pods,
     allow_empty=True,
     severity="critical",
-    remediation=(
-        "kubectl describe pod NAME -n NS; kubectl logs NAME -n NS --previous; check events and image pull secrets"
-    ),
+    remediation=pods.POD_REMEDIATION,
 )
 def test_no_failing_pods(finding: Finding) -> None:
     finding.conforms()
@@ -30,7 +28,9 @@ def test_no_failing_pods(finding: Finding) -> None:
     reads=(PODS,),
     evaluate=pods.namespace_pod_count,
     severity="normal",
-    remediation="kubectl get pods -n NS; compare with the workloads expected there (a missing or scaled-down workload)",
+    remediation=(
+        "kubectl get pods -n {namespace}; compare with the workloads expected there (a missing or scaled-down workload)"
+    ),
 )
 def test_namespace_pod_count(finding: Finding) -> None:
     finding.conforms()

@@ -12,7 +12,7 @@ from conformance.kubernetes import storage
     reads=(PVCS,),
     evaluate=storage.pvcs_bound,
     severity="critical",
-    remediation="kubectl describe pvc NAME -n NS: check the storage class, provisioner and node affinity",
+    remediation="kubectl describe pvc {name} -n {namespace}: check the storage class, provisioner and node affinity",
 )
 def test_pvcs_bound(finding: Finding) -> None:
     finding.conforms()

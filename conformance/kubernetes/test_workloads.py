@@ -2,7 +2,12 @@
 
 from conformance.check import Finding, check
 from conformance.cluster.resources import WORKLOADS
-from conformance.kubernetes import workloads
+from conformance.kubernetes import pods, workloads
+
+# A DaemonSet's pod missing on a node: why it is not scheduled there is on the node.
+NODE_REMEDIATION = (
+    "kubectl describe node {name}: check its taints against the DaemonSet's tolerations, and its conditions"
+)
 
 
 @check(
@@ -12,7 +17,11 @@ from conformance.kubernetes import workloads
     reads=workloads.reads_for,
     evaluate=workloads.workload_ready,
     severity="critical",
-    remediation="kubectl rollout status KIND/NAME -n NS; kubectl describe KIND/NAME -n NS and its failing pods",
+    remediation=(
+        "kubectl rollout status {kind}/{name} -n {namespace}; kubectl describe {kind}/{name} -n {namespace} and its "
+        "failing pods"
+    ),
+    remediation_for={"Pod": pods.POD_REMEDIATION, "Node": NODE_REMEDIATION},
 )
 def test_workload_ready(finding: Finding) -> None:
     finding.conforms()
@@ -27,8 +36,8 @@ def test_workload_ready(finding: Finding) -> None:
     allow_empty=True,
     severity="normal",
     remediation=(
-        "The component was removed on purpose: find who re-created it (kubectl get KIND NAME -n NS -o yaml, "
-        "managedFields) and delete it or update the profile"
+        "The component was removed on purpose: find who re-created it (kubectl get {kind} {name} -n {namespace} "
+        "-o yaml, managedFields) and delete it or update the profile"
     ),
 )
 def test_component_absent(finding: Finding) -> None:
@@ -43,8 +52,10 @@ def test_component_absent(finding: Finding) -> None:
     evaluate=workloads.workload_parked,
     severity="normal",
     remediation=(
-        "Scale it back to 0 (kubectl scale KIND/NAME --replicas=0 -n NS) or finish the fix so every replica is ready"
+        "Scale it back to 0 (kubectl scale {kind}/{name} --replicas=0 -n {namespace}) or finish the fix so every "
+        "replica is ready"
     ),
+    remediation_for={"Pod": pods.POD_REMEDIATION},
 )
 def test_scaled_down_or_ready(finding: Finding) -> None:
     finding.conforms()

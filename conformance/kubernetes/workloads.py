@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Finding, ObjectRef
 from conformance.cluster.podstatus import pod_status
 from conformance.cluster.resources import NODES, PODS, WORKLOADS
 from conformance.cluster.selectors import selector_matches
 from conformance.cluster.state import ClusterState, name_of
 from conformance.cluster.timing import condition
 from conformance.errors import MalformedObject
+from conformance.kubernetes.pods import pod_culprit
 from conformance.profile.model import Profile, RequiredWorkload, WorkloadRef
+
+
+def _culprit(ref: WorkloadRef, observed: str) -> Culprit:
+    """The workload itself as a culprit (`Deployment kong/kong`), with its object for the remediation hint."""
+    return Culprit(str(ref), observed, ref=ObjectRef(ref.kind, ref.name, ref.namespace))
 
 
 def _int(value: Any) -> int:
@@ -41,7 +47,7 @@ def _pod_culprits(pods: list[dict[str, Any]], containers: int | None) -> list[Cu
         if columns.status != "Running" or columns.ready < columns.total:
             problems.append(f"{columns.status} READY {columns.ready_column} (restarts {columns.restarts})")
         if problems:
-            culprits.append(Culprit(name_of(pod), "; ".join(problems)))
+            culprits.append(pod_culprit(pod, name_of(pod), "; ".join(problems)))
     return culprits
 
 
@@ -63,17 +69,17 @@ def _replicated(
     pods = workload_pods(state, obj, ref)
     culprits = []
     if desired != replicas:
-        culprits.append(Culprit(str(ref), f"spec.replicas is {desired}, expected {replicas}"))
+        culprits.append(_culprit(ref, f"spec.replicas is {desired}, expected {replicas}"))
     if ready < replicas:
-        culprits.append(Culprit(str(ref), f"{ready}/{replicas} replicas ready"))
+        culprits.append(_culprit(ref, f"{ready}/{replicas} replicas ready"))
     if ref.kind == "Deployment" and updated < desired:
-        culprits.append(Culprit(str(ref), f"rollout incomplete: {updated}/{desired} replicas updated"))
+        culprits.append(_culprit(ref, f"rollout incomplete: {updated}/{desired} replicas updated"))
     rollout = _rollout(obj)
     if rollout:
-        culprits.append(Culprit(str(ref), rollout))
+        culprits.append(_culprit(ref, rollout))
     culprits += _pod_culprits(pods, containers)
     if len(pods) < replicas and ready >= replicas:
-        culprits.append(Culprit(str(ref), f"only {len(pods)} pods match its selector, expected {replicas}"))
+        culprits.append(_culprit(ref, f"only {len(pods)} pods match its selector, expected {replicas}"))
     shape = f", {containers}/{containers} containers each" if containers else ""
     return Finding(
         expected=f"{ref}: {replicas} replicas ready{shape}",
@@ -101,14 +107,14 @@ def _daemonset(state: ClusterState, obj: dict[str, Any], expected: RequiredWorkl
     pods = workload_pods(state, obj, expected)
     culprits = []
     if ready < desired:
-        culprits.append(Culprit(str(expected), f"{ready}/{desired} pods ready"))
+        culprits.append(_culprit(expected, f"{ready}/{desired} pods ready"))
     if updated < desired:
-        culprits.append(Culprit(str(expected), f"rollout incomplete: {updated}/{desired} pods updated"))
+        culprits.append(_culprit(expected, f"rollout incomplete: {updated}/{desired} pods updated"))
     if desired == 0:
-        culprits.append(Culprit(str(expected), "schedules no pods (desiredNumberScheduled 0)"))
+        culprits.append(_culprit(expected, "schedules no pods (desiredNumberScheduled 0)"))
     rollout = _rollout(obj)
     if rollout:
-        culprits.append(Culprit(str(expected), rollout))
+        culprits.append(_culprit(expected, rollout))
     culprits += _pod_culprits(pods, expected.containers)
     inspected = 1 + len(pods)
     scope = ""
@@ -122,7 +128,7 @@ def _daemonset(state: ClusterState, obj: dict[str, Any], expected: RequiredWorkl
         }
         for node in nodes:
             if node not in covered:
-                culprits.append(Culprit(node, f"has no ready {expected.name} pod"))
+                culprits.append(Culprit(node, f"has no ready {expected.name} pod", ref=ObjectRef("Node", node)))
         scope = f" on every Ready node ({len(nodes)})"
     return Finding(
         expected=f"{expected}: a ready pod{scope}",
@@ -140,7 +146,7 @@ def _not_found(state: ClusterState, expected: WorkloadRef, wanted: str, why: str
         expected=f"{expected} {wanted}",
         observed=f"{expected} not found",
         inspected=len(state.in_namespace(resource, expected.namespace)),
-        culprits=[Culprit(str(expected), why)],
+        culprits=[_culprit(expected, why)],
         evidence=(resource.name,),
     )
 
@@ -162,7 +168,7 @@ def workload_absent(state: ClusterState, expected: WorkloadRef, _profile: Profil
     culprits = []
     if obj is not None:
         created = (obj.get("metadata") or {}).get("creationTimestamp", "unknown time")
-        culprits.append(Culprit(str(expected), f"exists again (created {created}); it was removed"))
+        culprits.append(_culprit(expected, f"exists again (created {created}); it was removed"))
     return Finding(
         expected=f"{expected} stays removed",
         observed=f"{expected} {'present' if obj is not None else 'absent'} "
@@ -201,7 +207,9 @@ def workload_parked(state: ClusterState, expected: WorkloadRef, _profile: Profil
         expected=f"{expected} at 0 replicas, or ready if scaled up",
         observed=f"{expected} at 0 replicas with {len(leftovers)} pods left",
         inspected=1 + len(leftovers),
-        culprits=[Culprit(name_of(p), f"{pod_status(p).status}: still running at 0 replicas") for p in leftovers],
+        culprits=[
+            pod_culprit(p, name_of(p), f"{pod_status(p).status}: still running at 0 replicas") for p in leftovers
+        ],
         evidence=(resource.name, PODS.name),
     )
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from conformance.check import Culprit, Derived, Finding
+from conformance.check import Culprit, Derived, Finding, ObjectRef
 from conformance.cluster.resources import NODES
 from conformance.cluster.state import ClusterState, name_of
 from conformance.cluster.timing import condition
@@ -46,6 +46,10 @@ def node_rules(profile: Profile) -> list[tuple[str, Any]] | None:
     return rules
 
 
+def _culprit(node: dict[str, Any], observed: str) -> Culprit:
+    return Culprit(name_of(node), observed, ref=ObjectRef("Node", name_of(node)))
+
+
 def node_count(state: ClusterState, rule: NodeRule, _profile: Profile) -> Finding:
     nodes = state.objects(NODES)
     expected = rule.nodes.count
@@ -66,12 +70,14 @@ def nodes_ready(state: ClusterState, _rule: NodeRule, _profile: Profile) -> Find
     for node in nodes:
         ready = condition(node, "Ready")
         if ready is None:
-            culprits.append(Culprit(name_of(node), "reports no Ready condition"))
+            culprits.append(_culprit(node, "reports no Ready condition"))
         elif ready.get("status") != "True":
             why = ready.get("reason") or ready.get("message") or ""
-            culprits.append(Culprit(name_of(node), f"NotReady (Ready={ready.get('status')} {why})".strip()))
+            culprits.append(
+                _culprit(node, f"NotReady (Ready={' '.join(filter(None, (str(ready.get('status')), why)))})")
+            )
         if (node.get("spec") or {}).get("unschedulable"):
-            culprits.append(Culprit(name_of(node), "SchedulingDisabled (cordoned)"))
+            culprits.append(_culprit(node, "SchedulingDisabled (cordoned)"))
     return Finding(
         expected="every node Ready and schedulable",
         observed=f"{len(nodes) - len({c.name for c in culprits})} of {len(nodes)} nodes Ready and schedulable",
@@ -84,7 +90,7 @@ def nodes_ready(state: ClusterState, _rule: NodeRule, _profile: Profile) -> Find
 def nodes_without_pressure(state: ClusterState, _rule: NodeRule, _profile: Profile) -> Finding:
     nodes = state.objects(NODES)
     culprits = [
-        Culprit(name_of(node), f"{kind}=True ({(condition(node, kind) or {}).get('reason', '')})")
+        _culprit(node, f"{kind}=True ({(condition(node, kind) or {}).get('reason', '')})")
         for node in nodes
         for kind in PRESSURE
         if (condition(node, kind) or {}).get("status") == "True"

@@ -19,7 +19,7 @@ _EVALUATORS = {
     reads=(NODES,),
     evaluate=lambda state, rule, profile: _EVALUATORS[rule.rule](state, rule, profile),
     severity="blocker",
-    remediation="kubectl describe node NAME: check kubelet, conditions and recent events",
+    remediation="kubectl describe node {name}: check kubelet, conditions and recent events",
 )
 def test_nodes(finding: Finding) -> None:
     finding.conforms()

@@ -174,7 +174,12 @@ def pod_request(pod: dict[str, Any], resource: str) -> Decimal:
     plain_init = [c for c in init if c.get("restartPolicy") != "Always"]
     largest_init = max(_container_requests(plain_init, resource, pod), default=Decimal(0))
     overhead = (spec.get("overhead") or {}).get(resource)
-    extra = parse_quantity(str(overhead)) if overhead is not None else Decimal(0)
+    try:
+        extra = parse_quantity(str(overhead)) if overhead is not None else Decimal(0)
+    except ValueError:
+        raise MalformedObject(
+            f"pod {qualified_name(pod)}: overhead {resource} {overhead!r} is not a quantity"
+        ) from None
     return max(regular, largest_init) + extra
 
 

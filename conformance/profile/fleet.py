@@ -95,7 +95,7 @@ def load_fleet(path: Path) -> tuple[FleetFile, list[MemberSpec]]:
     try:
         fleet = FleetFile.model_validate(document)
     except ValidationError as exc:
-        raise FleetError(str(path), located_problems(exc, [(path, document)])) from None
+        raise FleetError(str(path), located_problems(exc, [(path, document)], FleetFile)) from None
     base = path.parent
 
     def relative(value: str | None) -> str | None:

@@ -9,10 +9,11 @@ ways). `metadata` is never inherited.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -77,34 +78,64 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[Any,
             raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         mapping[key] = loader.construct_object(value_node, deep=True)
         lines[key] = key_node.start_mark.line + 1
-    return _Located(mapping, lines)
+    return _Located(mapping, lines, node.start_mark.line + 1)
 
 
 class _Located(dict[Any, Any]):
-    """A mapping that knows the line of each of its keys (for messages)."""
+    """A mapping that knows the line of each of its keys, and its own (for messages)."""
 
-    def __init__(self, items: dict[Any, Any], lines: dict[Any, int]) -> None:
+    def __init__(self, items: dict[Any, Any], lines: dict[Any, int], start: int) -> None:
         super().__init__(items)
         self.lines = lines
+        self.start = start
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def yaml_problem(exc: yaml.YAMLError) -> tuple[tuple[int, int] | None, str]:
+    """Where a YAML error is (line and column, from 1) and `not valid YAML: what`, with where the construct
+    it was reading began."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, began = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and began is not None and (mark is None or (began.line, began.column) != (mark.line, mark.column)):
+        problem += f" ({context} at line {began.line + 1}, column {began.column + 1})"
+    elif context:
+        problem += f" ({context})"
+    return ((mark.line + 1, mark.column + 1) if mark is not None else None), f"not valid YAML: {problem}"
+
+
+_KINDS = {str: "plain text", list: "a list", int: "a number", float: "a number", bool: "true or false"}
+
+
+def yaml_kind(value: Any) -> str:
+    """What a document is instead of a mapping, in words: `plain text`, `a list`."""
+    return _KINDS.get(type(value), type(value).__name__)
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ProfileError(str(path), [f"cannot read: {exc.strerror}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ProfileError(str(path), [f"{path}: cannot read: {reason}"]) from None
+    loader = _LineLoader(text)
     try:
-        document = yaml.load(text, Loader=_LineLoader)
+        node = loader.get_single_node()
+        document = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise ProfileError(str(path), [f"{where}not valid YAML: {problem}"]) from None
+        at, problem = yaml_problem(exc)
+        where = f"{path}:{at[0]}:{at[1]}: " if at is not None else f"{path}: "
+        raise ProfileError(str(path), [where + problem]) from None
+    finally:
+        loader.dispose()
+    expected = "expected a mapping with apiVersion, kind and metadata"
+    if node is None:
+        raise ProfileError(str(path), [f"{path}: the file is empty: {expected}"])
     if not isinstance(document, dict):
-        raise ProfileError(str(path), ["expected a mapping with apiVersion, kind and metadata"])
+        line = node.start_mark.line + 1
+        raise ProfileError(str(path), [f"{path}:{line}: {expected}, not {yaml_kind(document)}"])
     return document
 
 
@@ -160,7 +191,6 @@ def _line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
 
 
 _MESSAGES = {
-    "extra_forbidden": "unknown key",
     "missing": "required",
     "int_type": "expected an integer",
     "bool_type": "expected true or false",
@@ -172,8 +202,43 @@ _MESSAGES = {
 }
 
 
-def _message(error: Any) -> str:
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The models a field's type can hold: itself, or inside Optional, unions, lists and mappings."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def keys_at(model: type[BaseModel], path: tuple[int | str, ...]) -> list[str]:
+    """The keys a document may have at `path` (list indexes skipped), as written in YAML (aliases)."""
+    models = [model]
+    for part in path:
+        if isinstance(part, int):
+            continue
+        models = [
+            inner
+            for outer in models
+            for name, field in outer.model_fields.items()
+            if part in (name, field.alias)
+            for inner in _models_in(field.annotation)
+        ]
+    return list(dict.fromkeys(field.alias or name for m in models for name, field in m.model_fields.items()))
+
+
+def unknown_key(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """`unknown key; did you mean grace?`, or the keys valid there when none is close."""
+    valid = keys_at(model, loc[:-1])
+    key = loc[-1] if loc else ""
+    close = difflib.get_close_matches(str(key), valid, n=1) if isinstance(key, str) else []
+    if close:
+        return f"unknown key; did you mean {close[0]}?"
+    return f"unknown key (valid here: {', '.join(valid)})" if valid else "unknown key"
+
+
+def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     kind = error["type"]
+    if kind == "extra_forbidden":
+        return unknown_key(model, loc)
     if kind in _MESSAGES:
         return _MESSAGES[kind]
     if kind == "literal_error":
@@ -189,9 +254,12 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[int | str, ...]:
     return tuple(p for p in loc if isinstance(p, int) or not (p.startswith(("function-", "lax-")) or "[" in p))
 
 
-def located_problems(exc: ValidationError, documents: list[tuple[Path, Any]]) -> list[str]:
+def located_problems(
+    exc: ValidationError, documents: list[tuple[Path, Any]], model: type[BaseModel] = Profile
+) -> list[str]:
     """Every validation error as `file:line: path: problem`, in line order; the line from the first of the
-    documents (a profile and the ones it extends) that has the path."""
+    documents (a profile and the ones it extends) that has the path, else where the first one begins (a key
+    missing at the top level). An unknown key names the closest valid key of `model` at its path."""
     located: list[tuple[int, str]] = []
     for error in exc.errors():
         loc = _clean_loc(error["loc"])
@@ -201,7 +269,11 @@ def located_problems(exc: ValidationError, documents: list[tuple[Path, Any]]) ->
             if line is not None:
                 where, order = f"{source}:{line}: ", line
                 break
-        located.append((order, f"{where}{_path_text(loc)}: {_message(error)}"))
+        else:
+            if documents and isinstance(documents[0][1], _Located):
+                source, document = documents[0]
+                where, order = f"{source}:{document.start}: ", document.start
+        located.append((order, f"{where}{_path_text(loc)}: {_message(error, model, loc)}"))
     return [text for _, text in sorted(located, key=lambda pair: pair[0])]
 
 
@@ -259,23 +331,29 @@ def load_profile(ref: str, directory: Path) -> LoadedProfile:
     documents: list[tuple[Path, dict[str, Any]]] = []
     current: Path | None = path
     while current is not None:
+        # Where the profile that led here says `extends`: problems of the chain are reported at that line.
+        extended = f"{documents[-1][0]}:{_line_of(documents[-1][1], ('extends',))}: " if documents else ""
         if any(current.resolve() == seen.resolve() for seen, _ in documents):
             cycle = " -> ".join(str(p) for p, _ in documents)
-            raise ProfileError(str(path), [f"extends forms a cycle: {cycle} -> {current}"])
+            raise ProfileError(str(path), [f"{extended}extends forms a cycle: {cycle} -> {current}"])
         if len(documents) >= MAX_DEPTH:
-            raise ProfileError(str(path), [f"extends is nested deeper than {MAX_DEPTH} profiles"])
-        document = _read_yaml(current)
+            raise ProfileError(str(path), [f"{extended}extends is nested deeper than {MAX_DEPTH} profiles"])
+        try:
+            document = _read_yaml(current)
+        except ProfileError as exc:
+            raise ProfileError(str(path), exc.problems) from None
         documents.append((current, document))
         parent = document.get("extends")
+        where = f"{current}:{_line_of(document, ('extends',))}: "
         if parent is None:
             current = None
         elif not isinstance(parent, str):
-            raise ProfileError(str(current), ["extends: expected a profile name or path"])
+            raise ProfileError(str(current), [f"{where}extends: expected a profile name or path"])
         else:
             try:
                 current = resolve_profile_path(parent, current.parent, paths_relative=True)
             except ProfileError as exc:
-                raise ProfileError(str(current), [f"extends: {p}" for p in exc.problems]) from None
+                raise ProfileError(str(current), [f"{where}extends: {p}" for p in exc.problems]) from None
 
     merged: dict[str, Any] = {}
     for _, document in reversed(documents):

@@ -20,9 +20,11 @@ import orjson
 import pytest
 
 from conformance import __version__, secrets
+from conformance.check import Culprit
 from conformance.cluster.state import ClusterState
 from conformance.records import CheckRecord, evidence_path
 from conformance.report import templating
+from conformance.report.sections import CulpritRow
 from conformance.run.options import is_controller
 from conformance.run.result import RunResult
 from conformance.run.session import ConformanceRun
@@ -74,6 +76,8 @@ class AllureRun:
         if record is not None:
             _label(self.settings, record)
             _describe(self.settings, record)
+            if record.verdict == "waived":
+                _waived_status(self.config, record)
 
     def pytest_conformance_result(self, result: RunResult, config: pytest.Config) -> None:
         directory = results_dir(config)
@@ -112,6 +116,18 @@ def _label(settings: RunSettings, record: CheckRecord) -> None:
             _dynamic.link(record.source, name="source")
 
 
+def _waived_status(config: pytest.Config, record: CheckRecord) -> None:
+    """A waived check's status message is its waiver: allure-pytest appends pytest's own words for the xfail
+    (`_pytest.outcomes.XFailed: ...`). The test result is the one allure.dynamic edits (still open here)."""
+    listener: Any = config.pluginmanager.get_plugin("allure_listener")
+    reporter = getattr(listener, "allure_logger", None)
+    result = reporter.get_test(None) if reporter is not None else None
+    details = getattr(result, "statusDetails", None)
+    if details is not None:
+        details.message = f"XFAIL {record.message}"  # the categories match "XFAIL waived: ..."
+        details.trace = record.message
+
+
 def _describe(settings: RunSettings, record: CheckRecord) -> None:
     """Tag, waiver, description and culprits of a finished check."""
     if record.verdict == "waived":
@@ -129,10 +145,7 @@ def _describe(settings: RunSettings, record: CheckRecord) -> None:
         table = {
             "check": record.name,
             "verdict": record.verdict,
-            "culprits": [
-                {"name": c.name, "observed": c.observed, **({"details": c.details} if c.details else {})}
-                for c in record.culprits
-            ],
+            "culprits": [_culprit(c) for c in record.culprits],
             "waived": {"ticket": waiver.ticket, "culprits": waived_names} if waiver is not None else None,
             "evidence": paths,
         }
@@ -141,6 +154,14 @@ def _describe(settings: RunSettings, record: CheckRecord) -> None:
             name="culprits",
             attachment_type=allure.attachment_type.JSON,
         )
+
+
+def _culprit(culprit: Culprit) -> dict[str, Any]:
+    """A culprit as results.json has it, without an empty details mapping."""
+    data = culprit.as_dict()
+    if not data["details"]:
+        del data["details"]
+    return data
 
 
 def description_html(record: CheckRecord, evidence: list[str], present: list[str]) -> str:
@@ -180,7 +201,7 @@ def description_html(record: CheckRecord, evidence: list[str], present: list[str
         "allure_description.html.j2",
         lines=[(label, value) for label, value in lines if value],
         waiver=waiver_lines,
-        culprits=[(c.name, c.observed) for c in record.culprits[:MAX_CULPRIT_ROWS]],
+        culprits=[CulpritRow.of(c) for c in record.culprits[:MAX_CULPRIT_ROWS]],
         more=max(len(record.culprits) - MAX_CULPRIT_ROWS, 0),
         evidence=[(path, path in present) for path in evidence],
     )

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from markupsafe import Markup
+
 from conformance.report import templating
 
 if TYPE_CHECKING:  # conformance.drift may render through this module; no import cycle at run time
@@ -49,13 +51,18 @@ def _row(change: Change) -> Row:
 
 
 def render(drift: Drift, profile: str | None) -> str:
-    """The section's HTML, below the summary in report.html."""
+    """The section's HTML as text (the redaction layer edits text with str methods)."""
+    return str(section(drift, profile))
+
+
+def section(drift: Drift, profile: str | None) -> Markup:
+    """The section, placed with the summary in report.html after the failures (and linked from the banner)."""
     groups = [
         Group(kind, title, "seen then" if kind == "resolved" else "seen", [_row(c) for c in getattr(drift, kind)])
         for kind, title in GROUPS
     ]
     count = len(drift.not_compared)
-    html = templating.render(
+    return templating.render(
         "drift.html.j2",
         baseline=drift.baseline.name,
         headline=drift.headline(),
@@ -64,5 +71,8 @@ def render(drift: Drift, profile: str | None) -> str:
         not_compared=[_row(c) for c in drift.not_compared],
         not_compared_title=f"{count} failing in the baseline, not compared (not run now)",
     )
-    # A plain str: the caller passes it through the redaction layer, which edits text with str methods.
-    return str(html)
+
+
+def counts(drift: Drift) -> str:
+    """`1 new, 3 resolved, 0 unchanged`: what the banner links to the section with."""
+    return f"{len(drift.new)} new, {len(drift.resolved)} resolved, {len(drift.unchanged)} unchanged"

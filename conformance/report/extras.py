@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from conformance.check import Finding
 from conformance.records import CheckRecord
+from conformance.report.sections import CulpritRow
 from conformance.report.templating import render
 
 
@@ -26,7 +27,7 @@ def finding_html(record: CheckRecord, finding: Finding) -> str:
         "finding.html.j2",
         lines=[(label, str(value)) for label, value in lines if value],
         waivers=[applied.describe() for applied in finding.applied],
-        culprits=[(c.name, c.observed) for c in finding.culprits],
+        culprits=[CulpritRow.of(c) for c in finding.culprits],
     )
     # A plain str: pytest-html stores it in its JSON data and the redaction layer edits it with str methods.
     return str(html)

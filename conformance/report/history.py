@@ -2,7 +2,9 @@
 
 A run directory is `<UTC stamp>-<profile>` (or `...-<profile>-<n>` when two start in the same second),
 as conformance.plugin names it; its counts come from its manifest.json (conformance.integrity) when
-that has them, otherwise from junit.xml.
+that has them, otherwise from junit.xml. The manifest also says where the run's state came from (a
+snapshot, or a live cluster): a trend compares like with like, so runs of another kind of source are left
+out, and so are runs that do not say (junit.xml alone, or an older manifest).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,31 +55,59 @@ def parse_run_name(name: str, profile: str) -> tuple[datetime, int] | None:
     return stamp, counter
 
 
-def _from_manifest(path: Path) -> tuple[tuple[int, int, int, int] | None, str | None]:
-    """(counts, profile name) from a run's manifest.json, either of them None when it does not say.
+SOURCE_KINDS = ("snapshot", "live", "mixed")
+UNRECORDED = "not recorded"
 
-    conformance.integrity writes `run.outcomes` and `profile.name`; a bare `counts` mapping is read too.
-    Anything else (missing, unreadable, another shape) falls back to junit.xml.
+
+def _source_of(data: dict[str, object]) -> str:
+    """The kind of source a manifest records: `run.source` (Fleet.source_kind), else, as earlier manifests
+    say it, `cluster.source` of one cluster or each fleet cluster's `source` label (`snapshot DIR`, `live CTX`)."""
+    run, cluster, clusters = data.get("run"), data.get("cluster"), data.get("clusters")
+    if isinstance(run, dict) and run.get("source") in SOURCE_KINDS:
+        return str(run["source"])
+    if isinstance(cluster, dict) and cluster.get("source") in SOURCE_KINDS:
+        return str(cluster["source"])
+    if isinstance(clusters, dict):
+        labels = [c.get("source") if isinstance(c, dict) else None for c in clusters.values()]
+        kinds = {label.split(" ", 1)[0] if isinstance(label, str) else "" for label in labels}
+        if kinds and kinds <= {"snapshot", "live"}:
+            return kinds.pop() if len(kinds) == 1 else "mixed"
+    return UNRECORDED
+
+
+@dataclass(frozen=True)
+class _Manifest:
+    counts: tuple[int, int, int, int] | None = None
+    profile: str | None = None
+    source: str = UNRECORDED
+
+
+def _from_manifest(path: Path) -> _Manifest:
+    """Counts, profile name and kind of source from a run's manifest.json, as far as it says.
+
+    conformance.integrity writes `run.outcomes`, `profile.name` and the cluster's source; a bare `counts`
+    mapping is read too. Counts it does not give (missing, unreadable, another shape) come from junit.xml.
     """
     try:
         if path.stat().st_size > MANIFEST_MAX_BYTES:
-            return None, None
+            return _Manifest()
         data = json.loads(path.read_bytes())
     except (OSError, ValueError):
-        return None, None
+        return _Manifest()
     if not isinstance(data, dict):
-        return None, None
+        return _Manifest()
     run, profile = data.get("run"), data.get("profile")
     named = profile.get("name") if isinstance(profile, dict) else None
     name = named if isinstance(named, str) else None
+    source = _source_of(data)
     counts = run.get("outcomes") if isinstance(run, dict) else data.get("counts")
     if not isinstance(counts, dict) or "passed" not in counts:
-        return None, name
+        return _Manifest(None, name, source)
     values = [counts.get(k, 0) for k in ("passed", "failed", "error", "waived")]
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
-        return None, name
+        return _Manifest(None, name, source)
     passed, failed, error, waived = (int(v) for v in values)
-    return (passed, failed, error, waived), name
+    return _Manifest((passed, failed, error, waived), name, source)
 
 
 def counts_from_junit(path: Path) -> tuple[int, int, int, int]:
@@ -99,8 +130,13 @@ def counts_from_junit(path: Path) -> tuple[int, int, int, int]:
     return passed, failed, error, waived
 
 
-def earlier_runs(reports_root: Path, profile: str, current: Path, limit: int) -> tuple[list[RunCounts], list[str]]:
-    """The last `limit` runs of `profile` before `current`, oldest first, and a note for each unreadable one."""
+def earlier_runs(
+    reports_root: Path, profile: str, current: Path, limit: int, source: str | None = None
+) -> tuple[list[RunCounts], list[str]]:
+    """The last `limit` runs of `profile` before `current`, oldest first, and a note for each unreadable one.
+
+    With `source` (`snapshot`, `live`, `mixed`), only runs whose manifest records that kind of source count; the
+    notes then end with what was left out, by kind."""
     found: list[tuple[datetime, int, Path]] = []
     try:
         entries = list(reports_root.iterdir())
@@ -117,13 +153,19 @@ def earlier_runs(reports_root: Path, profile: str, current: Path, limit: int) ->
     found.sort(key=lambda f: (f[0], f[1]))
     runs: list[RunCounts] = []
     problems: list[str] = []
+    other: Counter[str] = Counter()  # runs of another kind of source, by kind
     # Newest first, so a long history costs only the `limit` files that are shown.
     for stamp, _, directory in reversed(found):
         if len(runs) >= limit:
             break
-        counts, name = _from_manifest(directory / "manifest.json")
+        manifest = _from_manifest(directory / "manifest.json")
+        counts, name = manifest.counts, manifest.profile
         if name is not None and name != profile:
             continue  # `prod-2` is profile prod's second run of a second, or a profile named prod-2
+        if source is not None and manifest.source != source:
+            if (directory / "manifest.json").exists() or (directory / "junit.xml").exists():
+                other[manifest.source] += 1
+            continue
         if counts is None:
             junit = directory / "junit.xml"
             if not junit.exists():
@@ -135,4 +177,8 @@ def earlier_runs(reports_root: Path, profile: str, current: Path, limit: int) ->
                 continue
         runs.append(RunCounts(directory.name, stamp, *counts))
     runs.reverse()
+    if other:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(other.items(), key=lambda item: item[0] == UNRECORDED))
+        noun = "run" if other.total() == 1 else "runs"
+        problems.append(f"Left out: {other.total()} earlier {noun} from other kinds of source ({kinds})")
     return runs, problems

@@ -17,14 +17,17 @@ from decimal import Decimal
 from markupsafe import Markup
 
 from conformance import gate
+from conformance.check import Culprit
 from conformance.cluster.state import ClusterState
+from conformance.drift import Drift
 from conformance.gate import Verdict
 from conformance.profile.model_base import SEVERITIES
 from conformance.quantity import format_bytes, format_cores
 from conformance.records import CheckRecord, WaiverNote, evidence_path
-from conformance.report import svg, templating
+from conformance.report import drift_section, svg, templating
 from conformance.report.history import RunCounts, parse_run_name
 from conformance.report.usage import NodeUsage, node_usage
+from conformance.run.result import StabilityNote
 from conformance.run.settings import Fleet, RunSettings
 
 TREND_RUNS = 20  # the current run and up to 19 before it
@@ -61,6 +64,9 @@ class RunView:
     deselected: int = 0  # checks of the profile not run (-k, -m, --deselect)
     fleet: Fleet | None = None  # several clusters in one run: the report adds a cluster × check matrix
     new_failures: frozenset[str] | None = None  # --gate=new: the checks failing anew, the only ones that gate
+    drift: Drift | None = None  # --compare, --compare-latest: the failures against the baseline
+    stability: Sequence[StabilityNote] = ()  # how settling and holding went
+    history_source: str | None = None  # the kind of source the trend compares (snapshot, live, mixed)
     counts: Counter[str] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -157,6 +163,15 @@ class BelowGate:
     text: str
 
 
+@dataclass(frozen=True)
+class DriftLink:
+    baseline: str
+    counts: str
+
+
+STABILITY_LABELS = {"settle": "Settle", "hold": "Hold"}
+
+
 def _why(view: RunView) -> str:
     """The verdict in one sentence, from the checks; the banner puts the verdict's own reason, when set, above it."""
     counts, verdict = view.counts, view.verdict
@@ -216,6 +231,7 @@ def banner(view: RunView) -> Markup:
     nav = [
         *((("cf-fleet", "cluster × check matrix"),) if view.several else ()),
         ("cf-failures", "failures by area"),
+        *((("cf-drift", "drift"),) if view.drift is not None else ()),
         ("cf-waived", "waivers"),
         ("cf-passed", "passed checks"),
         ("cf-matrix", "requirement → evidence → verdict → waiver matrix"),
@@ -236,11 +252,27 @@ def banner(view: RunView) -> Markup:
         run=settings.run_dir.name,
         deselected=_plural(view.deselected, "check") if view.deselected else "",
         ran=len(view.records),
+        # Settling and holding are the post-deploy gate's own story: the banner says it as the terminal does.
+        stability=[(STABILITY_LABELS.get(n.kind, n.kind), n.ok, n.summary) for n in view.stability],
+        drift=DriftLink(view.drift.baseline.name, drift_section.counts(view.drift)) if view.drift else None,
         nav=nav,
     )
 
 
 # --- failures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CulpritRow:
+    """A culprit as its table shows it: name, what was seen, and a line per failing container."""
+
+    name: str
+    seen: str
+    notes: Sequence[str] = ()
+
+    @classmethod
+    def of(cls, culprit: Culprit) -> CulpritRow:
+        return cls(culprit.name, culprit.observed, [c.describe() for c in culprit.containers])
 
 
 @dataclass(frozen=True)
@@ -251,8 +283,8 @@ class Card:
     record: CheckRecord
     gating: bool
     lines: Sequence[tuple[str, str, bool]]  # label, value, preformatted
-    culprits: Sequence[tuple[str, str]]
-    more: int
+    culprits: Sequence[CulpritRow]
+    more: Sequence[CulpritRow]  # beyond MAX_CULPRIT_ROWS: folded, never left out
 
 
 @dataclass(frozen=True)
@@ -277,19 +309,18 @@ def _card(index: int, record: CheckRecord, gating: bool) -> Card:
         lines.append(("Reason", record.message.strip() or "(no reason recorded)"))
     if record.waiver is not None:
         w = record.waiver
-        covers = ", ".join(dict.fromkeys(w.culprits))
-        lines.append(("Partly waived", f"{w.ticket} ({w.owner}, until {w.expires}) covers {covers}"))
+        lines.append(("Partly waived", f"{w.ticket} ({w.owner}, until {w.expires}) covers {', '.join(w.culprits)}"))
     if record.remediation and record.verdict == "failed":
         # An error's fix is in its reason (the data it could not see), not the check's remediation.
         lines.append(("Remediation", record.remediation))
-    shown = [(c.name, c.observed) for c in record.culprits[:MAX_CULPRIT_ROWS]]
+    rows = [CulpritRow.of(c) for c in record.culprits]
     return Card(
         index,
         record,
         gating,
-        [(label, value, label == "Reason") for label, value in lines if value],
-        shown,
-        len(record.culprits) - len(shown),
+        [(label, value, label in ("Reason", "Remediation")) for label, value in lines if value],
+        rows[:MAX_CULPRIT_ROWS],
+        rows[MAX_CULPRIT_ROWS:],
     )
 
 
@@ -319,6 +350,11 @@ def failures(view: RunView) -> Markup:
     return _render("failures.html.j2", areas=areas)
 
 
+def drift(view: RunView) -> Markup:
+    """The failures against the baseline (with --compare), right after this run's own."""
+    return drift_section.section(view.drift, view.name) if view.drift is not None else Markup()
+
+
 # --- waivers and passes ---------------------------------------------------------------------------
 
 
@@ -333,7 +369,7 @@ class WaivedRow:
 
 def waived(view: RunView) -> Markup:
     rows = [
-        WaivedRow(i, r, r.waiver, ", ".join(dict.fromkeys(r.waiver.culprits)) or "(all)", r.verdict == "failed")
+        WaivedRow(i, r, r.waiver, ", ".join(r.waiver.culprits) or "(all)", r.verdict == "failed")
         for i, r in enumerate(view.records)
         if r.waiver is not None
     ]
@@ -506,9 +542,15 @@ def node_chart(view: RunView) -> Markup:
     return Markup().join([_figure(caption, svg.utilization_panels(panels)), *_notes(notes)])
 
 
+SOURCE_TEXT = {"snapshot": "from snapshots", "live": "from live clusters", "mixed": "from snapshots and live clusters"}
+
+
 def trend_chart(view: RunView) -> Markup:
     settings = view.settings
     what = f"fleet {view.name}" if view.several else f"profile {view.name}"
+    if view.history_source is not None:
+        # Like with like: a snapshot re-judged and a live cluster are different series.
+        what += f" {SOURCE_TEXT.get(view.history_source, 'from ' + view.history_source)}"
     problems = _notes(view.history_problems)
     if not view.history:
         text = f"Trend: no earlier run of {what} under {settings.reports_root}; the chart appears from the second run."
@@ -536,6 +578,7 @@ def build(view: RunView, guard: Guard) -> str:
         ("verdict banner", banner),
         ("cluster × check matrix", fleet_matrix),
         ("failures", failures),
+        ("drift", drift),
         ("waivers", waived),
         ("passed checks", passed),
         ("matrix", matrix),

@@ -1,5 +1,6 @@
-"""report.html: the auditor's summary (verdict banner, failures by area, waivers, matrix, charts, drift) above
-pytest-html's own table, each check's finding as its extra, and the title. Renderings of the run's RunResult."""
+"""report.html: the auditor's summary (verdict banner, failures by area, drift, waivers, matrix, charts) above
+pytest-html's own table, whose rows say each check's verdict in the suite's words with its finding as their
+extra, and the title. Renderings of the run's RunResult."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from markupsafe import Markup
 
 from conformance.check import Finding
 from conformance.records import CheckRecord, evidence_path
-from conformance.report import drift_section, sections
+from conformance.report import sections, table
 from conformance.report.extras import finding_html, test_id_cell
 from conformance.report.history import earlier_runs
 from conformance.run.result import RunResult
@@ -50,7 +51,10 @@ class HtmlReport:
             return None
         fleet = self.run.fleet
         settings = fleet.members[0]
-        history, problems = earlier_runs(settings.reports_root, result.name, result.run_dir, sections.TREND_RUNS - 1)
+        kind = fleet.source_kind
+        history, problems = earlier_runs(
+            settings.reports_root, result.name, result.run_dir, sections.TREND_RUNS - 1, source=kind
+        )
         return sections.RunView(
             records=result.records,
             settings=settings,
@@ -61,7 +65,10 @@ class HtmlReport:
             new_failures=result.new_failures,
             history=history,
             history_problems=problems,
+            history_source=kind,
             deselected=len(result.deselected),
+            drift=result.drift,
+            stability=result.stability,
         )
 
     def pytest_conformance_check(
@@ -86,12 +93,17 @@ class HtmlReport:
 
         # The prefix sits above pytest-html's own counts and filters, which belong with its results table.
         prefix.append(render(view, warn))
-        if self.result is not None and self.result.drift is not None:
-            prefix.append(drift_section.render(self.result.drift, self.result.name))
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:
         report.title = f"Conformance: {self.run.fleet.label}"
+        outcomes = getattr(report, "outcomes", None)
+        if isinstance(outcomes, dict):
+            table.relabel(outcomes)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        table.header(cells)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
@@ -100,6 +112,7 @@ class HtmlReport:
             if cell.startswith('<td class="col-testId">'):
                 inner = cell.removeprefix('<td class="col-testId">').removesuffix("</td>")
                 cells[index] = test_id_cell(html.unescape(inner))
+        table.row(cells, self.run.record_for(report.nodeid), report)
 
 
 def _extras(record: CheckRecord, finding: Finding) -> list[dict[str, Any]]:

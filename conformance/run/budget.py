@@ -1,5 +1,6 @@
 """What a live collection had to retry or give up on within its budget (`--budget`, else the profile's
-`collection.budget`), as rows of the report's environment table and lines of the terminal summary."""
+`collection.budget`), and an API server it could not use at all, as rows of the report's environment table and
+lines of the terminal summary."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ def environment_rows(report: CollectionReport, source: str) -> dict[str, str]:
     rows = {
         "Collection budget": f"{seconds_text(report.budget)} ({source}); collection took {report.elapsed:.1f}s",
     }
+    if report.unreachable is not None:
+        rows["API server"] = f"{report.unreachable}: nothing was read through it"
     if report.retries:
         rows["Collection retries"] = "; ".join(f"{name}: {summarize(why)}" for name, why in report.retries.items())
     gave_up = sorted({*report.out_of_budget, *report.unfinished})
@@ -21,8 +24,9 @@ def environment_rows(report: CollectionReport, source: str) -> dict[str, str]:
 
 
 def summary_lines(report: CollectionReport) -> list[str]:
-    """Terminal lines: `collection: pods needed 2 retries (429)`, and every source the budget cut short."""
-    lines = []
+    """Terminal lines: `collection: pods needed 2 retries (429)`, and every source the budget cut short; first,
+    once, an API server that could not be used at all."""
+    lines = [f"collection: {report.unreachable}: nothing was read through it"] if report.unreachable else []
     for name, why in report.retries.items():
         noun = "retry" if len(why) == 1 else "retries"
         lines.append(f"collection: {name} needed {len(why)} {noun} ({short_reasons(why)})")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance.cluster.live import KubeconfigError, Target, load_target
+from conformance.cluster.kubeconfig import KubeconfigError, NoKubeconfig, Target, load_target
 from conformance.errors import BadInput, ProfileError
 from conformance.profile.fleet import FleetError, MemberSpec, load_fleet
 from conformance.profile.loader import LoadedProfile, load_profile
@@ -86,6 +86,8 @@ def _resolve(config: pytest.Config, spec: MemberSpec) -> _Resolved:
     if spec.snapshot is None:
         try:
             return _Resolved(spec.name, loaded, None, load_target(spec.kubeconfig, spec.context))
+        except NoKubeconfig as exc:
+            raise BadInput(f"{where}{exc} (give --kubeconfig=PATH, or --snapshot=DIR for captured state)") from None
         except KubeconfigError as exc:
             raise BadInput(f"{where}{exc}") from None
     if spec.context or spec.kubeconfig:

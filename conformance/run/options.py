@@ -135,6 +135,11 @@ def refuse_without_profile(config: pytest.Config) -> None:
             raise BadInput(f"{flag(dest)} needs --profile")
 
 
+def collect_only(config: pytest.Config) -> bool:
+    """`--collect-only`: the checks a run would judge are listed; nothing is judged, nothing is written."""
+    return bool(config.getoption("collectonly", False))
+
+
 def is_worker(config: pytest.Config) -> bool:
     """An xdist worker: it runs checks, while the controller writes the run's reports."""
     return hasattr(config, "workerinput")

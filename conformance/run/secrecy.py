@@ -14,7 +14,7 @@ from typing import Any, TextIO, cast
 
 import pytest
 
-from conformance.check import Culprit, Finding
+from conformance.check import Finding
 from conformance.profile.services import Credential
 from conformance.run.items import FINDING_KEY, RECORD_KEY
 from conformance.secrets import RedactingStream, redact_exception, redact_text, redact_value, register
@@ -86,10 +86,7 @@ def _redact_finding(item: pytest.Item) -> None:
     finding = item.stash.get(FINDING_KEY, None)
     if not isinstance(finding, Finding):
         return
-    culprits = [
-        Culprit(redact_text(c.name), redact_text(c.observed), {k: redact_text(v) for k, v in c.details.items()})
-        for c in finding.culprits
-    ]
+    culprits = [c.replace_text(redact_text) for c in finding.culprits]
     item.stash[FINDING_KEY] = dataclasses.replace(
         finding, expected=redact_text(finding.expected), observed=redact_text(finding.observed), culprits=culprits
     )
@@ -103,10 +100,7 @@ def _redact_record(item: pytest.Item) -> None:
         value = getattr(record, field.name)
         if isinstance(value, str):
             setattr(record, field.name, redact_text(value))
-    record.culprits = [
-        Culprit(redact_text(c.name), redact_text(c.observed), {k: redact_text(v) for k, v in c.details.items()})
-        for c in record.culprits
-    ]
+    record.culprits = [c.replace_text(redact_text) for c in record.culprits]
     if record.waiver is not None:
         waiver = record.waiver
         record.waiver = dataclasses.replace(

@@ -31,7 +31,7 @@ from conformance.run import budget, settle
 from conformance.run import items as item_info
 from conformance.run.collect import collect_state
 from conformance.run.members import resolve_fleet, with_windows
-from conformance.run.options import duration_option, is_controller, is_worker, parse_budget
+from conformance.run.options import collect_only, duration_option, is_controller, is_worker, parse_budget
 from conformance.run.result import Identity, MemberResult, RunResult, StabilityNote, count_outcomes
 from conformance.run.settings import Fleet, RunSettings
 from conformance.waivers import rules
@@ -46,7 +46,7 @@ class _Crash:
 
 
 class CouldNotEvaluateRepr:
-    """The longrepr of an error outcome: the reason alone, which summaries and junit show as the message."""
+    """The longrepr of an error or waived outcome: the reason alone, which summaries and junit show as the message."""
 
     def __init__(self, message: str) -> None:
         self.message = message
@@ -169,7 +169,8 @@ class ConformanceRun:
             elif latest and (fleet.reports_root / "latest").exists():
                 # No previous run (or one since removed, a dangling link): a first nightly run compares with nothing.
                 baseline = drift.load_baseline(fleet.reports_root / "latest", "--compare-latest")
-            fleet.run_dir.mkdir(parents=True)
+            if not collect_only(config):  # a listing of the checks is no run: it leaves no directory
+                fleet.run_dir.mkdir(parents=True)
         for name in config.getoption("redact_env") or ():
             secrets.register(os.environ[name])
         source = "--budget" if budget_override is not None else "profile collection.budget"
@@ -215,7 +216,8 @@ class ConformanceRun:
         ]
         if fleet.several:
             lines.insert(0, f"conformance: {fleet.label}")
-        lines.append(f"conformance: run directory {self.run_dir}")
+        if not collect_only(config):
+            lines.append(f"conformance: run directory {self.run_dir}")
         for plan in dict.fromkeys(self.plans.values()):
             lines += settle.header_lines(plan)
         return lines
@@ -326,7 +328,7 @@ class ConformanceRun:
             ledger.judged.add(name)
         if result.inspected == 0 and result.passed and not spec.allow_empty:
             raise CouldNotEvaluate(f"nothing to inspect: {result.observed}")
-        result = rules.apply(result, profile.waivers, name, state.now.date(), ledger)
+        result = rules.apply(spec.remediate(result), profile.waivers, name, state.now.date(), ledger)
         item.stash[item_info.FINDING_KEY] = result
         return result
 
@@ -348,7 +350,7 @@ class ConformanceRun:
                 source=getattr(expectation, "source", None),
                 note=getattr(expectation, "note", None),
                 origin=getattr(expectation, "origin", None),
-                remediation=spec.remediation,
+                remediation=spec.generic_remediation,
             )
             item.stash[item_info.RECORD_KEY] = record
             # junitxml writes the properties of the item (copied into the teardown report), not of each report.
@@ -375,6 +377,7 @@ class ConformanceRun:
                     finding.inspected,
                 )
                 record.culprits, record.evidence = list(finding.culprits), list(finding.evidence)
+                record.remediation = finding.remediation(record.remediation)
                 active = [a for a in finding.applied if not a.expired]
                 if active:
                     w = active[0].waiver
@@ -385,6 +388,8 @@ class ConformanceRun:
                 record.verdict, record.message = "failed", str(report.longreprtext)
             elif hasattr(report, "wasxfail"):
                 record.verdict, record.message = "waived", str(report.wasxfail)
+                # The waiver is the whole story: not pytest's XFailed traceback through the check's source.
+                report.longrepr = CouldNotEvaluateRepr(record.message)  # type: ignore[assignment]
             elif report.skipped:
                 record.verdict = "skipped"
             record.duration = report.duration
@@ -431,7 +436,7 @@ class ConformanceRun:
         # banner from it, junitxml writes its properties) and the run's files are swept after all of them.
         # Workers report to the controller, which concludes; a worker's own exit status must stay pytest's
         # (xdist reads 2 from a worker as an interrupt).
-        if not self.worker:
+        if not self.worker and not collect_only(self.config):  # --collect-only judges nothing: no verdict, no latest
             self.result = self._conclude(int(exitstatus))
             session.exitstatus = self.result.exit_code
             self._link_latest()

@@ -26,6 +26,10 @@ class RunSettings:
         return self.run_dir / "evidence" / self.member if self.member else self.run_dir / "evidence"
 
     @property
+    def source_kind(self) -> str:
+        return "snapshot" if self.snapshot is not None else "live"
+
+    @property
     def source_label(self) -> str:
         if self.snapshot is not None:
             return f"snapshot {self.snapshot}"
@@ -65,6 +69,12 @@ class Fleet:
         for m in self.members:
             digest.update(f"{m.member}\0{m.profile.sha256}\n".encode())
         return digest.hexdigest()
+
+    @property
+    def source_kind(self) -> str:
+        """`snapshot` or `live`, or `mixed` for a fleet of both: runs of one kind are compared with each other."""
+        kinds = {m.source_kind for m in self.members}
+        return kinds.pop() if len(kinds) == 1 else "mixed"
 
     @property
     def label(self) -> str:

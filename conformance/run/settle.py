@@ -169,6 +169,7 @@ def _merge_services(state: ClusterState, services: ClusterState) -> None:
                 retries={**ours.retries, **theirs.retries},
                 out_of_budget=ours.out_of_budget + theirs.out_of_budget,
                 unfinished=ours.unfinished + theirs.unfinished,
+                unreachable=ours.unreachable or theirs.unreachable,
             )
 
 

@@ -47,6 +47,8 @@ def fetcher(service: str, access: Access, kube: ApiClient | None) -> Fetch:
         return direct
     if kube is None:
         raise SourceError(service, f"{access.describe()} needs a live cluster connection")
+    if kube.unreachable is not None:
+        raise SourceError(service, f"{access.describe()} needs the API server: {kube.unreachable}")
     client = kube
     if access.service is not None:
         ref = access.service

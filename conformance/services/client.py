@@ -14,6 +14,7 @@ class ApiClient(Protocol):
     deadline: Deadline | None
     retry_log: RetryLog
     transport: Transport
+    unreachable: str | None  # why the API server cannot be used, once a probe found so
 
     @property
     def configuration(self) -> Any: ...

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from conformance.check import Culprit, Expansion, Finding
+from conformance.check import Culprit, Expansion, Finding, ObjectRef
+from conformance.cluster.containers import ContainerState, container_states, most_telling
 from conformance.cluster.resources import PODS
 from conformance.cluster.state import Attachment, ClusterState, name_of, namespace_of
 from conformance.duration import format_duration
@@ -48,6 +49,8 @@ class HoldOutcome:
     baseline_error: str | None = None
     regressions: dict[str, list[str]] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Of each regressed pod still there, its failing and restarted containers when last seen: how they ended.
+    containers: dict[str, tuple[ContainerState, ...]] = field(default_factory=dict)
 
     @property
     def summary(self) -> str:
@@ -102,6 +105,7 @@ class Watch:
         self._baseline: dict[str, _Seen] = {}
         self._restarts: dict[tuple[str, str], tuple[int, int]] = {}  # (pod, container) -> (before, latest)
         self._said: dict[str, dict[str, str]] = {}  # pod -> kind of change -> text, in order of sighting
+        self._latest: dict[str, dict[str, Any]] = {}  # regressed pod -> its object when last seen
         try:
             pods = baseline.objects(PODS)
         except CouldNotEvaluate as exc:
@@ -146,6 +150,8 @@ class Watch:
                     self._note(key, f"restarts:{container}", "")
             if not seen.failing:
                 self._judge(key, pod, sample.now, at)
+            if key in self._said:
+                self._latest[key] = pod
         self._publish()
 
     def _judge(self, key: str, pod: dict[str, Any], now: datetime, at: str) -> None:
@@ -172,6 +178,13 @@ class Watch:
                 lines.append(text)
             regressions[pod] = lines
         self.outcome.regressions = regressions
+        self.outcome.containers = {key: self._containers(key, pod) for key, pod in self._latest.items()}
+
+    def _containers(self, key: str, pod: dict[str, Any]) -> tuple[ContainerState, ...]:
+        restarted = {container for (name, container) in self._restarts if name == key}
+        failing = container_states(pod)
+        named = {state.name for state in failing}
+        return failing + tuple(s for s in container_states(pod, restarted) if s.name not in named)
 
 
 def expand(profile: Profile) -> Expansion[HoldWindow]:
@@ -181,6 +194,12 @@ def expand(profile: Profile) -> Expansion[HoldWindow]:
     return [("pods", HoldWindow(window))] if window else None
 
 
+def _culprit(key: str, changes: list[str], containers: tuple[ContainerState, ...]) -> Culprit:
+    namespace, _, name = key.partition("/")
+    ref = ObjectRef("Pod", name, namespace, most_telling(containers))
+    return Culprit(key, "; ".join(changes), ref=ref, containers=containers)
+
+
 def stable_during_hold(state: ClusterState, expected: HoldWindow, _profile: Profile) -> Finding:
     outcome = state.attached(OUTCOME)
     window = format_duration(expected.window)
@@ -188,7 +207,9 @@ def stable_during_hold(state: ClusterState, expected: HoldWindow, _profile: Prof
         raise CouldNotEvaluate(f"the {window} hold window did not run in this session")
     if outcome.baseline_error is not None:
         raise CouldNotEvaluate(f"no baseline for the hold window: {outcome.baseline_error}")
-    culprits = [Culprit(pod, "; ".join(changes)) for pod, changes in sorted(outcome.regressions.items())]
+    culprits = [
+        _culprit(pod, changes, outcome.containers.get(pod, ())) for pod, changes in sorted(outcome.regressions.items())
+    ]
     if not culprits and outcome.errors:
         # Nothing regressed in what was seen, but part of the window was not seen: that is no pass.
         raise CouldNotEvaluate(f"the hold window was not watched throughout: {'; '.join(outcome.errors)}")

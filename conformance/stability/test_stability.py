@@ -13,8 +13,8 @@ from conformance.stability import hold
     evaluate=hold.stable_during_hold,
     severity="critical",
     remediation=(
-        "kubectl describe pod NAME -n NS; kubectl logs NAME -n NS -c CONTAINER --previous; "
-        "kubectl get events -n NS --sort-by=.lastTimestamp"
+        "kubectl describe pod {name} -n {namespace}; kubectl logs {name} -n {namespace} -c {container} --previous; "
+        "kubectl get events -n {namespace} --sort-by=.lastTimestamp"
     ),
 )
 def test_stable_during_hold(finding: Finding) -> None:

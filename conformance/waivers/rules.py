@@ -49,9 +49,12 @@ def ledger_of(state: ClusterState) -> Ledger:
 
 @dataclass(frozen=True)
 class Applied:
+    """A waiver that covered culprits of a finding: each covered object named once, whatever it was seen doing."""
+
     waiver: Waiver
     culprits: tuple[str, ...]
     expired: bool
+    covered: tuple[Culprit, ...] = ()  # the culprits themselves (the first of each name), for their hints
 
     def describe(self) -> str:
         w = self.waiver
@@ -65,27 +68,29 @@ def apply(finding: Finding, waivers: Sequence[Waiver], test_name: str, today: da
     if not candidates or not finding.culprits:
         return finding
     remaining: list[Culprit] = []
-    covered: dict[str, list[str]] = {}
+    # A waiver covers objects: a workload seen failing several ways (not ready, rollout incomplete) is several
+    # culprits of one name, and is covered, counted and listed once.
+    covered: dict[str, dict[str, Culprit]] = {}
     for culprit in finding.culprits:
         covering = [w for w in candidates if not w.culprits or culprit.name in w.culprits]
         valid = [w for w in covering if w.expires >= today]
         if valid:
-            covered.setdefault(valid[0].ticket, []).append(culprit.name)
+            covered.setdefault(valid[0].ticket, {}).setdefault(culprit.name, culprit)
             continue
         if covering:
             lapsed = covering[0]
-            covered.setdefault(lapsed.ticket, []).append(culprit.name)
+            covered.setdefault(lapsed.ticket, {}).setdefault(culprit.name, culprit)
             days = (today - lapsed.expires).days
-            culprit = Culprit(
-                culprit.name,
-                f"{culprit.observed} (waiver {lapsed.ticket} expired on {lapsed.expires}, {days} days before "
-                "the collection)",
-                culprit.details,
+            culprit = dataclasses.replace(
+                culprit,
+                observed=f"{culprit.observed} (waiver {lapsed.ticket} expired on {lapsed.expires}, {days} days "
+                "before the collection)",
             )
         remaining.append(culprit)
     by_ticket = {w.ticket: w for w in candidates}
     applied = tuple(
-        Applied(by_ticket[ticket], tuple(names), by_ticket[ticket].expires < today) for ticket, names in covered.items()
+        Applied(by_ticket[ticket], tuple(names), by_ticket[ticket].expires < today, tuple(names.values()))
+        for ticket, names in covered.items()
     )
     for item in applied:
         used.usage[item.waiver.ticket] = used.usage.get(item.waiver.ticket, 0) + len(item.culprits)
