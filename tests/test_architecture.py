@@ -76,3 +76,17 @@ def test_the_catalogue_of_checks_is_current() -> None:
     documented = (ROOT / "docs" / "checks.md").read_text()
     assert documented == registry.catalogue(), "regenerate: python -m conformance checks > docs/checks.md"
     assert all(f"`{c.name}`" in documented for c in registry.checks())
+
+
+def test_ci_runs_exactly_the_readmes_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    quickstart = readme.split("## Quickstart", 1)[1].split("\n## ", 1)[0]
+    commands = [line.split("#", 1)[0].strip() for line in quickstart.split("```")[1].strip().splitlines()]
+    assert commands == ["scripts/dev demo", "scripts/dev test"]
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == f"exec {commands[1]}"
+    script = (ROOT / "scripts" / "dev").read_text()
+    # What the tests run against is installed by the command itself, not assumed to be there.
+    for package in ("prometheus", "prometheus-node-exporter", "chromium", "allure@3.18.0"):
+        assert package in script, package
+    assert 'exec pytest tests -n "$workers" "$@"' in script
