@@ -3,6 +3,7 @@
 python -m conformance validate prod            # check a profile, list every problem
 python -m conformance schema > profiles/schema.json
 python -m conformance checks > docs/checks.md   # the catalogue of checks
+python -m conformance baseline --snapshot=DIR --out=observed.yaml   # a profile from a known-good cluster
 python -m conformance capture --out DIR [--kubeconfig PATH] [--kube-context NAME] [--profile NAME]
 python -m conformance verify reports/latest    # re-hash a run directory against its manifest.json
 """
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     validate.add_argument("--profiles", default="profiles", help="directory of named profiles")
     commands.add_parser("schema", help="print the profile JSON Schema")
     commands.add_parser("checks", help="print the catalogue of checks (docs/checks.md)")
+    baseline = commands.add_parser("baseline", help="make a profile from a known-good cluster (every value observed)")
+    baseline.add_argument("--snapshot", help="a captured state (snapshot directory) instead of a live cluster")
+    baseline.add_argument("--kubeconfig")
+    baseline.add_argument("--kube-context")
+    baseline.add_argument("--name", default="baseline", help="the profile's metadata.name (default: baseline)")
+    baseline.add_argument("--out", type=Path, help="where to write the profile (default: standard output)")
     capture = commands.add_parser("capture", help="capture a live cluster into a snapshot directory")
     capture.add_argument("--out", required=True, type=Path)
     capture.add_argument("--kubeconfig")
@@ -65,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "schema":
         sys.stdout.write(render_schema())
         return 0
+    if args.command == "baseline":
+        from conformance.baseline_command import baseline_command  # deferred: imports every check module
+
+        return baseline_command(args.snapshot, args.kubeconfig, args.kube_context, args.name, args.out)
     if args.command == "checks":
         from conformance.registry import catalogue  # deferred: imports every check module
 

@@ -19,7 +19,7 @@ from conformance.cluster.containers import ContainerState
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
 from conformance.profile.model import Profile
-from conformance.profile.model_base import Severity, Traced
+from conformance.profile.model_base import Basis, Severity, Traced
 from conformance.services.source import ServiceSource
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -186,6 +186,10 @@ class Derived:
     @property
     def severity(self) -> Severity | None:
         return self.traced.severity
+
+    @property
+    def basis(self) -> Basis | None:
+        return self.traced.basis
 
 
 E = TypeVar("E")

@@ -35,6 +35,7 @@ class CheckRecord:
     source: str | None = None
     note: str | None = None
     origin: str | None = None  # profile file:line
+    basis: str | None = None  # what the expected values rest on: report, assumed, observed; None: unmarked
     remediation: str = ""  # the hints filled for its culprits, one a line; the generic hint when none is known
     verdict: Verdict = "passed"
     expected: str | None = None

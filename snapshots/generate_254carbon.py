@@ -3769,6 +3769,153 @@ def build_service_monitors() -> list[Obj]:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# Ingresses and NetworkPolicies (networking.k8s.io/v1)
+
+K8S_NETWORKING = "networking.k8s.io/v1"
+INGRESS_DOMAIN = "254carbon.com"
+
+
+def build_ingresses() -> list[Obj]:
+    """The hosts ingress-nginx serves while the Cloudflare tunnel is parked; admitted with the nodes' addresses."""
+
+    def ingress(ns: str, name: str, service: str, port: int, created: str) -> Obj:
+        host = f"{name}.{INGRESS_DOMAIN}"
+        spec: Obj = {
+            "ingressClassName": "nginx",
+            "rules": [
+                {
+                    "host": host,
+                    "http": {
+                        "paths": [
+                            {
+                                "backend": {"service": {"name": service, "port": {"number": port}}},
+                                "path": "/",
+                                "pathType": "Prefix",
+                            }
+                        ]
+                    },
+                }
+            ],
+            "tls": [{"hosts": [host], "secretName": f"{name}-tls"}],
+        }
+        obj = custom(K8S_NETWORKING, "Ingress", ns, name, created, spec)
+        # ingress-nginx behind a NodePort Service publishes the nodes' addresses.
+        obj["status"] = {"loadBalancer": {"ingress": [{"ip": NODE_IPS[W1]}, {"ip": NODE_IPS[W2]}]}}
+        return obj
+
+    t = "2025-10-12T16:45:10Z"
+    return [
+        ingress("data-platform", "portal", "portal", 3000, t),
+        ingress("data-platform", "portal-services", "portal-services", 8080, t),
+        ingress("data-platform", "datahub", "datahub-frontend", 9002, "2025-10-09T11:25:02Z"),
+        ingress("data-platform", "superset", "superset", 8088, "2025-10-10T09:12:40Z"),
+        ingress("monitoring", "grafana", "grafana", 80, "2025-10-07T09:31:18Z"),
+    ]
+
+
+def build_network_policies() -> list[Obj]:
+    def policy(ns: str, name: str, created: str, selector: dict[str, str], spec: Obj) -> Obj:
+        types = ["Ingress", "Egress"] if "egress" in spec else ["Ingress"]
+        return custom(
+            K8S_NETWORKING,
+            "NetworkPolicy",
+            ns,
+            name,
+            created,
+            {"podSelector": {"matchLabels": selector} if selector else {}, "policyTypes": types, **spec},
+        )
+
+    def from_namespace(name: str) -> Obj:
+        return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+    t = "2025-10-21T14:12:08Z"
+    same = {"ingress": [{"from": [{"podSelector": {}}]}]}
+    return [
+        policy("data-platform", "default-deny-ingress", t, {}, {}),
+        policy("data-platform", "allow-same-namespace", t, {}, same),
+        policy(
+            "data-platform", "allow-ingress-nginx", t, {}, {"ingress": [{"from": [from_namespace("ingress-nginx")]}]}
+        ),
+        policy("data-platform", "allow-kong", t, {}, {"ingress": [{"from": [from_namespace("kong")]}]}),
+        policy("data-platform", "allow-monitoring", t, {}, {"ingress": [{"from": [from_namespace("monitoring")]}]}),
+        policy("kong", "default-deny-ingress", t, {}, {}),
+        policy("kong", "allow-same-namespace", t, {}, same),
+        policy(
+            "kong",
+            "allow-proxy",
+            t,
+            {"app.kubernetes.io/name": "kong"},
+            {"ingress": [{"ports": [{"port": 8000, "protocol": "TCP"}, {"port": 8443, "protocol": "TCP"}]}]},
+        ),
+        policy("monitoring", "default-deny-ingress", t, {}, {}),
+        policy("monitoring", "allow-same-namespace", t, {}, same),
+        policy(
+            "monitoring",
+            "allow-grafana",
+            t,
+            {"app.kubernetes.io/name": "grafana"},
+            {
+                "ingress": [
+                    {"from": [from_namespace("ingress-nginx"), from_namespace("kong"), from_namespace("data-platform")]}
+                ]
+            },
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Prometheus instant queries: mesh traffic and volume fill (prometheus/<file>, {"expression", "response"})
+
+# The expressions conformance.monitoring.prometheus sends (a unit test keeps them equal).
+MESH_EXPRESSION = (
+    "sum by (destination_workload_namespace, destination_workload, response_code) (rate(istio_requests_total[5m]))"
+)
+VOLUME_EXPRESSION = (
+    "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes)"
+)
+# Requests per second by destination and response code over the 5 minutes before collection: the report's
+# "traffic flowing, no network errors" (a few 5xx, far under any alarm).
+MESH_TRAFFIC: list[tuple[str, str, str, float]] = [
+    ("kong", "kong", "200", 41.2),
+    ("kong", "kong", "404", 0.35),
+    ("kong", "kong", "503", 0.0133),
+    ("data-platform", "portal-services", "200", 12.7),
+    ("data-platform", "portal-services", "500", 0.0067),
+]
+
+
+def query_record(expression: str, result: list[Obj]) -> Obj:
+    stamp = parse_time(COLLECTED_AT).timestamp()
+    for sample in result:
+        sample["value"] = [stamp, sample["value"]]
+    return {
+        "expression": expression,
+        "response": {"status": "success", "data": {"resultType": "vector", "result": result}},
+    }
+
+
+def build_mesh_requests() -> Obj:
+    result = [
+        {
+            "metric": {"destination_workload": workload, "destination_workload_namespace": ns, "response_code": code},
+            "value": repr(rate),
+        }
+        for ns, workload, code, rate in MESH_TRAFFIC
+    ]
+    return query_record(MESH_EXPRESSION, result)
+
+
+def build_volume_usage(pvcs: list[Obj]) -> Obj:
+    """Each Bound PVC between 8% and 68% full, derived from its name ("Storage: Healthy across all volumes")."""
+    result = []
+    for pvc in pvcs:
+        ns, name = pvc["metadata"]["namespace"], pvc["metadata"]["name"]
+        fill = round(0.08 + digest(f"fill/{ns}/{name}")[0] / 255 * 0.6, 6)
+        result.append({"metric": {"namespace": ns, "persistentvolumeclaim": name}, "value": repr(fill)})
+    return query_record(VOLUME_EXPRESSION, result)
+
+
+# ---------------------------------------------------------------------------------------------------------
 # Assembly
 
 
@@ -3825,6 +3972,8 @@ def build_snapshot() -> dict[str, Obj]:
         "virtualservices.networking.istio.io": kube_list(build_virtual_services()),
         "destinationrules.networking.istio.io": kube_list(build_destination_rules()),
         "servicemonitors.monitoring.coreos.com": kube_list(build_service_monitors()),
+        "ingresses.networking.k8s.io": kube_list(build_ingresses()),
+        "networkpolicies.networking.k8s.io": kube_list(build_network_policies()),
     }
 
 
@@ -3847,8 +3996,14 @@ def main(argv: list[str] | None = None) -> int:
     kube_dir.mkdir(parents=True, exist_ok=True)
     write_json(outdir / "meta.json", META, sort_keys=False)
     # kubectl prints unstructured objects, whose keys come out sorted; the raw metrics API does not sort.
-    for resource, document in build_snapshot().items():
+    snapshot = build_snapshot()
+    for resource, document in snapshot.items():
         write_json(kube_dir / f"{resource}.json", document, sort_keys=True)
+    prometheus_dir = outdir / "prometheus"
+    prometheus_dir.mkdir(exist_ok=True)
+    write_json(prometheus_dir / "mesh-requests.json", build_mesh_requests(), sort_keys=False)
+    pvcs = snapshot["persistentvolumeclaims"]["items"]
+    write_json(prometheus_dir / "volume-usage.json", build_volume_usage(pvcs), sort_keys=False)
     write_json(kube_dir / "nodes.metrics.k8s.io.json", build_node_metrics(), sort_keys=False)
     return 0
 

@@ -176,6 +176,16 @@ class PromServer:
             time.sleep(0.2)
         raise RuntimeError(f"prometheus not ready after {READY_TIMEOUT:.0f}s ({last}):\n{self.logs()}")
 
+    def write_metrics(self, name: str, text: str) -> None:
+        """Expose `text` (exposition format) through the node exporter's textfile collector, from its next scrape.
+
+        Written to a temporary name and renamed, so that a scrape never reads half a file."""
+        assert self.directory is not None
+        textfiles = self.directory / "textfile"
+        partial = textfiles / f".{name}.prom.tmp"
+        partial.write_text(text)
+        partial.replace(textfiles / f"{name}.prom")
+
     def query(self, expression: str) -> list[Any]:
         """The result list of an instant query (empty when no series match)."""
         body = _get_json(f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expression})}")
@@ -228,13 +238,13 @@ def snapshot_proxy(directory: str | Path) -> Any:
     """A service-proxy handler (tests/kubeapi.py ProxyHandler) answering as the Prometheus a snapshot captured.
 
     `/api/v1/targets` returns prometheus/targets.json; `/api/v1/query` returns the response recorded for
-    that expression in prometheus/*-utilization.json, and an empty vector for any other expression (as
-    Prometheus does for a recording rule that does not exist).
+    that expression in prometheus/*.json (utilization, mesh requests, volume usage), and an empty vector for
+    any other expression (as Prometheus does for a recording rule that does not exist).
     """
     base = Path(directory) / "prometheus"
     targets = (base / "targets.json").read_bytes()
     answers: dict[str, bytes] = {}
-    for path in base.glob("*-utilization.json"):
+    for path in base.glob("*.json"):
         recorded = json.loads(path.read_bytes())
         if isinstance(recorded, dict) and "expression" in recorded and "response" in recorded:
             answers[recorded["expression"]] = json.dumps(recorded["response"]).encode()

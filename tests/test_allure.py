@@ -68,6 +68,7 @@ class Expected:
     requirement: str
     source: str | None
     origin: str | None
+    basis: str | None = None
 
 
 def expected_checks(profile_ref: str) -> dict[str, Expected]:
@@ -89,6 +90,7 @@ def expected_checks(profile_ref: str) -> dict[str, Expected]:
                     redact_text(spec.describe(e)),
                     redact_text(source) if source else None,
                     getattr(e, "origin", None),
+                    getattr(e, "basis", None),
                 )
     return checks
 
@@ -136,6 +138,8 @@ def check_common(run: SuiteRun, profile_ref: str, profile_name: str) -> dict[str
         assert labels(result, "severity") == [check.severity], name
         assert parameter(result, "profile line") == (repr(check.origin) if check.origin else None), name
         assert parameter(result, "source") == (repr(check.source) if check.source else None), name
+        assert labels(result, "basis") == ([check.basis] if check.basis else []), name
+        assert parameter(result, "basis") == (repr(check.basis) if check.basis else None), name
         description = html.unescape(result["descriptionHtml"])
         assert f"<b>Requirement</b>: {check.requirement}</p>" in description, name
         # Per check, only small attachments: its culprits (evidence is attached to the run, once).

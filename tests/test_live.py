@@ -31,6 +31,9 @@ POD_READERS = (
     "test_workload_ready[",
     "test_scaled_down_or_ready[",
     "test_requested_resources[",
+    "test_container_resources[",
+    "test_dns_ready[",
+    "test_ingress_controller_ready[",
 )
 
 

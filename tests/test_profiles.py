@@ -151,7 +151,9 @@ def test_an_unknown_key_without_a_close_match_lists_the_valid_ones(tmp_path: Pat
     profile.write_text("apiVersion: conformance/v1alpha1\nkind: Profile\nmetadata: {name: far, colour: blue}\n")
     with pytest.raises(ProfileError) as caught:
         load_profile(str(profile), PROFILES)
-    assert caught.value.problems == [f"{profile}:3: metadata.colour: unknown key (valid here: name, description)"]
+    assert caught.value.problems == [
+        f"{profile}:3: metadata.colour: unknown key (valid here: name, description, provenance)"
+    ]
 
 
 def test_a_syntax_error_in_an_extended_profile_names_that_file(tmp_path: Path) -> None:

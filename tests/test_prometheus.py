@@ -102,7 +102,7 @@ def test_one_target_down_fails_only_its_job_when_the_ratio_still_holds(
     (ksm,) = of_job(demo, "kube-state-metrics")
     take_down(ksm, "dial tcp 10.244.1.169:8080: connect: connection refused")
     total = len(active(demo))
-    assert Fraction(total - 1, total) >= PROD_MIN_UP  # 29/30 still meets 95%
+    assert Fraction(total - 1, total) >= PROD_MIN_UP  # 31/32 still meets 95%
     run = run_demo(pytester, demo)
     seen = run.not_passed()
     assert set(seen) == {"test_prometheus_targets[job/kube-state-metrics]"}
@@ -120,13 +120,13 @@ def test_two_targets_down_break_the_ratio_and_their_job(demo: Snapshot, pytester
     for target in exporters:
         take_down(target)
     total = len(active(demo))
-    assert Fraction(total - 2, total) < PROD_MIN_UP  # 28/30 is below 95%
+    assert Fraction(total - 2, total) < PROD_MIN_UP  # 30/32 is below 95%
     run = run_demo(pytester, demo)
     seen = run.not_passed()
     assert set(seen) == {"test_prometheus_targets[up-ratio]", "test_prometheus_targets[job/node-exporter]"}
     assert all(o.outcome == "failed" for o in seen.values())
     ratio = seen["test_prometheus_targets[up-ratio]"].message
-    assert f"{total - 2}/{total} targets up (93.3%)" in ratio
+    assert f"{total - 2}/{total} targets up (93.8%)" in ratio
     assert "expected: at least 95% of active targets up" in ratio
     for target in exporters:
         assert f"node-exporter/{target['labels']['instance']} down: Get " in ratio
@@ -652,12 +652,15 @@ def test_live_run_through_the_api_server_service_proxy(
     )
     prefix = "/api/v1/namespaces/monitoring/services/prometheus:9090/proxy/api/v1/"
     assert f"{prefix}targets" in proxied
-    assert proxied.count(f"{prefix}query") == 3  # the recording rule, the CPU fallback, memory
+    # The recording rule, the CPU fallback, memory, and prod's mesh and volume queries (inherited by the overlay).
+    assert proxied.count(f"{prefix}query") == 5
     evidence = run.run_dir / "evidence" / "prometheus"
     assert sorted(p.name for p in evidence.iterdir()) == [
         "cpu-utilization.json",
         "memory-utilization.json",
+        "mesh-requests.json",
         "targets.json",
+        "volume-usage.json",
     ]
     no_trace_of_canary(run.run_dir)
     # The evidence re-evaluates offline to the same verdicts.

@@ -158,6 +158,8 @@ def test_prod_rules_read_exactly_what_its_checks_read() -> None:
         ("networking.istio.io", "virtualservices"),
         ("networking.istio.io", "destinationrules"),
         ("monitoring.coreos.com", "servicemonitors"),
+        ("networking.k8s.io", "ingresses"),
+        ("networking.k8s.io", "networkpolicies"),
     }
     proxied = {
         ns: sorted(n for r in rules if r.resources == ("services/proxy",) for n in r.resource_names)

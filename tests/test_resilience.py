@@ -47,6 +47,9 @@ POD_READERS = (
     "test_workload_ready[",
     "test_scaled_down_or_ready[",
     "test_requested_resources[",
+    "test_container_resources[",
+    "test_dns_ready[",
+    "test_ingress_controller_ready[",
 )
 # Their waivers cover workload_ready checks, which cannot be judged when pods cannot be read.
 POD_WAIVERS = ("test_waiver_in_use[PLAT-2201]", "test_waiver_in_use[PLAT-2202]")

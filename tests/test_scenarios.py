@@ -7,6 +7,7 @@ non-passing check with the expectation, culprit names included.
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -167,6 +168,14 @@ def mtls_changed(s: Snapshot) -> None:
     s.get("peerauthentications.security.istio.io", "istio-system", "default")["spec"]["mtls"]["mode"] = "STRICT"
 
 
+def workload_strict(s: Snapshot) -> None:
+    """A workload-level STRICT policy under the mesh-wide PERMISSIVE one: only the effective mode shows it."""
+    policy = copy.deepcopy(s.get("peerauthentications.security.istio.io", "istio-system", "default"))
+    policy["metadata"].update(namespace="data-platform", name="portal-services-strict", uid="pa-portal-strict")
+    policy["spec"] = {"selector": {"matchLabels": {"app": "portal-services"}}, "mtls": {"mode": "STRICT"}}
+    s.items("peerauthentications.security.istio.io").append(policy)
+
+
 def namespace_short(s: Snapshot) -> None:
     (pod,) = s.pods("registry", "harbor-portal-")
     s.items("pods").remove(pod)
@@ -308,7 +317,27 @@ SCENARIOS = [
     Scenario(
         "mTLS mode changed",
         mtls_changed,
-        {"test_peer_authentication_mode[istio-system/default]": (FAIL, "mode STRICT, expected PERMISSIVE")},
+        {
+            "test_peer_authentication_mode[istio-system/default]": (FAIL, "mode STRICT, expected PERMISSIVE"),
+            **{
+                f"test_effective_mtls[{ns}]": (
+                    FAIL,
+                    "namespace-wide STRICT (set by PeerAuthentication istio-system/default)",
+                )
+                for ns in ("data-platform", "kong", "monitoring", "istio-system")
+            },
+        },
+    ),
+    Scenario(
+        "workload mTLS STRICT",
+        workload_strict,
+        {
+            "test_effective_mtls[data-platform]": (
+                FAIL,
+                "Deployment data-platform/portal-services STRICT (set by PeerAuthentication "
+                "data-platform/portal-services-strict), expected PERMISSIVE",
+            )
+        },
     ),
     Scenario(
         "namespace short of pods",
@@ -356,6 +385,9 @@ def test_truncated_json_is_an_error_for_every_check_reading_it(demo: Snapshot, p
         "test_workload_ready[",
         "test_scaled_down_or_ready[",
         "test_requested_resources[",
+        "test_container_resources[",
+        "test_dns_ready[",
+        "test_ingress_controller_ready[",
     )
     expected = {name for name in run.outcomes if name.startswith(readers)}
     assert len(expected) > 40

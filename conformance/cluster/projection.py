@@ -43,7 +43,13 @@ _CONTAINER_STATUS: Projection = {
     "state": KEEP,
     "lastState": KEEP,
 }
-_WORKLOAD: Projection = {"metadata": METADATA, "spec": {"replicas": KEEP, "selector": KEEP}, "status": KEEP}
+# The pod template's labels (which policies select it) and its containers' resources.
+_TEMPLATE: Projection = {"metadata": {"labels": KEEP}, "spec": {"containers": _CONTAINER, "initContainers": _CONTAINER}}
+_WORKLOAD: Projection = {
+    "metadata": METADATA,
+    "spec": {"replicas": KEEP, "selector": KEEP, "template": _TEMPLATE},
+    "status": KEEP,
+}
 
 PROJECTIONS: dict[str, Projection] = {
     # kubectl's READY/STATUS/RESTARTS (podstatus), grace periods, requests, workload selection, hold.
@@ -77,6 +83,9 @@ PROJECTIONS: dict[str, Projection] = {
     "daemonsets.apps": _WORKLOAD,
     "replicasets.apps": _WORKLOAD,
     "jobs.batch": {"metadata": METADATA, "status": KEEP},
+    # Admission is the address the controller writes into status; the rules are not judged.
+    "ingresses.networking.k8s.io": {"metadata": METADATA, "spec": {"ingressClassName": KEEP}, "status": KEEP},
+    "networkpolicies.networking.k8s.io": {"metadata": METADATA, "spec": {"podSelector": KEEP, "policyTypes": KEEP}},
 }
 
 

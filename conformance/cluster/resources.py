@@ -48,6 +48,8 @@ _KNOWN = [
     Resource("virtualservices", "networking.istio.io", "VirtualService"),
     Resource("destinationrules", "networking.istio.io", "DestinationRule"),
     Resource("servicemonitors", "monitoring.coreos.com", "ServiceMonitor"),
+    Resource("ingresses", "networking.k8s.io", "Ingress", True, "v1"),
+    Resource("networkpolicies", "networking.k8s.io", "NetworkPolicy", True, "v1"),
 ]
 KNOWN: dict[str, Resource] = {r.name: r for r in _KNOWN}
 
@@ -58,6 +60,8 @@ PVCS = KNOWN["persistentvolumeclaims"]
 JOBS = KNOWN["jobs.batch"]
 NODE_METRICS = KNOWN["nodes.metrics.k8s.io"]
 PEER_AUTHENTICATIONS = KNOWN["peerauthentications.security.istio.io"]
+INGRESSES = KNOWN["ingresses.networking.k8s.io"]
+NETWORK_POLICIES = KNOWN["networkpolicies.networking.k8s.io"]
 WORKLOADS = {
     "Deployment": KNOWN["deployments.apps"],
     "StatefulSet": KNOWN["statefulsets.apps"],

@@ -541,6 +541,7 @@ class BrokerCount:
     source: str | None = None
     note: str | None = None
     origin: str | None = None
+    basis: str | None = None
 
     def __str__(self) -> str:
         return f"exactly {self.count} broker{'' if self.count == 1 else 's'}"
@@ -554,6 +555,7 @@ class TopicSet:
     source: str | None = None
     note: str | None = None
     origin: str | None = None
+    basis: str | None = None
 
     @property
     def pattern(self) -> str:
@@ -583,6 +585,7 @@ class CanaryRoundTrip:
     source: str | None = None
     note: str | None = None
     origin: str | None = None
+    basis: str | None = None
 
     def __str__(self) -> str:
         return f"a message produced to {self.topic} is consumed back within {format_duration(self.timeout)}"
@@ -596,7 +599,7 @@ def expand_brokers(profile: Profile) -> Expansion[BrokerCount]:
     kafka = _kafka(profile)
     if kafka is None or kafka.brokers is None:
         return None
-    return [("brokers", BrokerCount(kafka.brokers, kafka.source, kafka.note, kafka.origin))]
+    return [("brokers", BrokerCount(kafka.brokers, kafka.source, kafka.note, kafka.origin, kafka.basis))]
 
 
 def expand_topics(profile: Profile) -> Expansion[TopicSet]:
@@ -604,14 +607,24 @@ def expand_topics(profile: Profile) -> Expansion[TopicSet]:
     if kafka is None or kafka.topics is None:
         return None
     t = kafka.topics
-    return [("topics", TopicSet(t.min, tuple(t.prefixes), tuple(t.names), kafka.source, kafka.note, kafka.origin))]
+    return [
+        (
+            "topics",
+            TopicSet(t.min, tuple(t.prefixes), tuple(t.names), kafka.source, kafka.note, kafka.origin, kafka.basis),
+        )
+    ]
 
 
 def expand_canary(profile: Profile) -> Expansion[CanaryRoundTrip]:
     kafka = _kafka(profile)
     if kafka is None or not kafka.canary.enabled:
         return None
-    return [("canary", CanaryRoundTrip(kafka.canary.topic, kafka.timeout, kafka.source, kafka.note, kafka.origin))]
+    return [
+        (
+            "canary",
+            CanaryRoundTrip(kafka.canary.topic, kafka.timeout, kafka.source, kafka.note, kafka.origin, kafka.basis),
+        )
+    ]
 
 
 def _listing(names: Iterable[str]) -> str:

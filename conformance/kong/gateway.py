@@ -72,6 +72,14 @@ def admin_api(state: ClusterState, settings: Kong, _profile: Profile) -> Finding
     )
 
 
+STORAGE = {"database": "a database", "dbless": "DB-less"}
+EXPECTED = {
+    None: "Kong's database reachable (or, DB-less, a configuration loaded)",
+    "database": "Kong's database reachable (storage pinned: database)",
+    "dbless": "Kong DB-less with a configuration loaded (storage pinned: dbless)",
+}
+
+
 def database(state: ClusterState, settings: Kong, _profile: Profile) -> Finding:
     status = _object(state, "status.json")
     culprits = []
@@ -79,6 +87,7 @@ def database(state: ClusterState, settings: Kong, _profile: Profile) -> Finding:
         db = status["database"]
         if not isinstance(db, dict) or not isinstance(db.get("reachable"), bool):
             raise MalformedObject("kong/status.json: database.reachable is not a boolean")
+        mode = "database"
         observed = f"database reachable: {str(db['reachable']).lower()}"
         if not db["reachable"]:
             culprits.append(Culprit("kong database", "GET /status: database.reachable is false"))
@@ -87,11 +96,16 @@ def database(state: ClusterState, settings: Kong, _profile: Profile) -> Finding:
         config_hash = status.get("configuration_hash")
         if not isinstance(config_hash, str):
             raise MalformedObject("kong/status.json: neither database nor configuration_hash is reported")
+        mode = "dbless"
         observed = f"DB-less, configuration_hash {config_hash}"
         if config_hash == EMPTY_HASH:
             culprits.append(Culprit("kong configuration", "configuration_hash is all zeros: no configuration loaded"))
+    pinned = settings.storage
+    if pinned is not None and pinned != mode:
+        # A gateway that fell back to (or was redeployed as) the other mode is not the one promised.
+        culprits.insert(0, Culprit("kong storage", f"runs with {STORAGE[mode]}, but the profile pins {pinned}"))
     return Finding(
-        expected="Kong's database reachable (or, DB-less, a configuration loaded)",
+        expected=EXPECTED[pinned],
         observed=observed,
         inspected=1,
         culprits=culprits,

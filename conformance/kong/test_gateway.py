@@ -26,7 +26,7 @@ def test_kong_admin_api(finding: Finding) -> None:
 
 @check(
     area="gateway",
-    requirement="Kong's database is reachable (DB-less: a configuration is loaded)",
+    requirement="Kong's database is reachable (DB-less: a configuration is loaded), in the storage mode pinned",
     expand=_kong,
     reads=(gateway.SOURCE,),
     evaluate=gateway.database,

@@ -60,6 +60,7 @@ class OtherNamespaces:
     ignored: frozenset[str]
     source: str | None = None
     origin: str | None = None
+    basis: str | None = None
 
     def __str__(self) -> str:
         return "namespaces not listed in the profile"
@@ -190,7 +191,11 @@ def failing_pod_scopes(profile: Profile) -> list[tuple[str, Any]] | None:
         (entry.namespace, entry) for entry in rules.namespaces if entry.namespace not in rules.ignore_namespaces
     ]
     others = OtherNamespaces(
-        frozenset(e.namespace for e in rules.namespaces), frozenset(rules.ignore_namespaces), rules.source, rules.origin
+        frozenset(e.namespace for e in rules.namespaces),
+        frozenset(rules.ignore_namespaces),
+        rules.source,
+        rules.origin,
+        rules.basis,
     )
     scopes.append(("other-namespaces" if scopes else "all-namespaces", others))
     return scopes

@@ -1,9 +1,10 @@
-"""Prometheus: whether it scrapes its targets, and cluster CPU/memory utilization from its node metrics.
+"""Prometheus: whether it scrapes its targets, cluster CPU/memory utilization, the instant queries checks judge.
 
 Files under `prometheus/` in a snapshot or evidence:
 
 - `targets.json`: the body of `GET /api/v1/targets?state=active`, sanitized (see `sanitize`).
-- `cpu-utilization.json`, `memory-utilization.json`: the instant query the capacity check judges, as
+- `cpu-utilization.json`, `memory-utilization.json`, `mesh-requests.json`, `volume-usage.json`: the
+  instant queries the capacity, mesh traffic and volume checks judge, as
   `{"expression": PromQL, "response": <the /api/v1/query body>}`, optionally with
   `"tried": [{"expression": ..., "outcome": ...}]` (expressions tried before, e.g. a recording rule
   that does not exist) or, instead of `response`, `"error": reason` when the query got no answer.
@@ -47,6 +48,17 @@ CPU_FALLBACK = (
 )
 MEMORY_EXPRESSION = "1 - sum(node_memory_MemAvailable_bytes) / sum(node_memory_MemTotal_bytes)"
 QUERIES: dict[str, tuple[str, ...]] = {CPU: (CPU_RULE, CPU_FALLBACK), MEMORY: (MEMORY_EXPRESSION,)}
+# Mesh traffic in one query, split by response code: a separate 5xx query has no series until a 5xx is
+# ever counted, which cannot be told apart from metrics that are not scraped at all.
+MESH = "mesh-requests.json"
+MESH_EXPRESSION = (
+    "sum by (destination_workload_namespace, destination_workload, response_code) (rate(istio_requests_total[5m]))"
+)
+# Used over capacity per PVC; max by, since a volume can be reported by two kubelet scrapes during a move.
+VOLUMES = "volume-usage.json"
+VOLUME_EXPRESSION = (
+    "max by (namespace, persistentvolumeclaim) (kubelet_volume_stats_used_bytes / kubelet_volume_stats_capacity_bytes)"
+)
 USAGE_FILES: dict[str, str] = {"cpu": CPU, "memory": MEMORY}
 
 # The fields of an active target the checks and the report use; everything else (discoveredLabels
@@ -254,13 +266,17 @@ def collect(ctx: LiveContext) -> dict[str, bytes]:
     bodies: dict[str, bytes] = {}
     if section is not None:
         bodies[TARGETS] = _get(endpoint, TARGETS_PATH)
+        if section.mesh is not None:
+            bodies[MESH] = run_query(endpoint, (MESH_EXPRESSION,))
+        if section.volumes is not None:
+            bodies[VOLUMES] = run_query(endpoint, (VOLUME_EXPRESSION,))
     if wants_usage:
         for file, expressions in QUERIES.items():
             bodies[file] = run_query(endpoint, expressions)
     return bodies
 
 
-SOURCE = ServiceSource(NAME, (TARGETS, CPU, MEMORY), collect, sanitize)
+SOURCE = ServiceSource(NAME, (TARGETS, CPU, MEMORY, MESH, VOLUMES), collect, sanitize)
 
 
 # -- parsing ---------------------------------------------------------------------------------------
@@ -299,6 +315,7 @@ class Target:
     last_error: str
     last_scrape: str
     scrape_url: str
+    scrape_pool: str = ""
 
     @property
     def name(self) -> str:
@@ -343,6 +360,7 @@ def _target(raw: Any, index: int) -> Target:
         last_error=last_error,
         last_scrape=str(raw.get("lastScrape", "")),
         scrape_url=str(url or ""),
+        scrape_pool=str(raw.get("scrapePool") or ""),
     )
 
 
@@ -477,9 +495,8 @@ def _float(raw: Any) -> float | None:
     return None
 
 
-def usage_sample(state: ClusterState, resource: Literal["cpu", "memory"]) -> UsageSample:
-    """The query result the capacity check judges: exactly one sample holding a finite, non-negative number."""
-    file = USAGE_FILES[resource]
+def recorded_query(state: ClusterState, file: str) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """A stored instant query: its expression, the expressions tried before it, and the `data` of its answer."""
     where = f"{NAME}/{file}"
     document = _load(state, file)
     expression = "(expression not recorded)"
@@ -495,7 +512,47 @@ def usage_sample(state: ClusterState, resource: Literal["cpu", "memory"]) -> Usa
         if "error" in document:
             raise CouldNotEvaluate(f"{where}: query {expression} got no answer: {document['error']}")
         document = document.get("response")
-    data = _data(document, file)
+    return expression, tried, _data(document, file)
+
+
+@dataclass(frozen=True)
+class Series:
+    """One sample of an instant vector: its labels and its finite value."""
+
+    labels: dict[str, str]
+    value: float
+
+
+def vector(state: ClusterState, file: str, what: str) -> tuple[str, list[Series]]:
+    """The samples of a stored vector query; no series at all is could-not-evaluate (`what` says which metric)."""
+    where = f"{NAME}/{file}"
+    expression, _tried, data = recorded_query(state, file)
+    result_type, result = data.get("resultType"), data.get("result")
+    if result_type != "vector":
+        raise CouldNotEvaluate(f"{where}: {expression} gave a {result_type} result, expected a vector")
+    if not isinstance(result, list):
+        raise MalformedObject(f"{where}: data.result is not a list")
+    if not result:
+        raise CouldNotEvaluate(f"{where}: {expression} gave no series (is {what} scraped?)")
+    found = []
+    for index, sample in enumerate(result):
+        metric = sample.get("metric") if isinstance(sample, dict) else None
+        pair = sample.get("value") if isinstance(sample, dict) else None
+        if not isinstance(metric, dict) or not isinstance(pair, list) or len(pair) != 2 or not isinstance(pair[1], str):
+            raise MalformedObject(f'{where}: result[{index}] has no metric and value [timestamp, "number"]')
+        value = _float(pair[1])
+        if value is None or not math.isfinite(value):
+            # NaN is what 0/0 gives (an idle volume's ratio, a rate over no requests): unjudgeable, never a pass.
+            raise CouldNotEvaluate(f"{where}: {expression} gave {pair[1]!r} for {metric}, not a finite number")
+        found.append(Series({str(k): str(v) for k, v in metric.items()}, value))
+    return expression, found
+
+
+def usage_sample(state: ClusterState, resource: Literal["cpu", "memory"]) -> UsageSample:
+    """The query result the capacity check judges: exactly one sample holding a finite, non-negative number."""
+    file = USAGE_FILES[resource]
+    where = f"{NAME}/{file}"
+    expression, tried, data = recorded_query(state, file)
     result_type, result = data.get("resultType"), data.get("result")
     if result_type != "vector":
         raise CouldNotEvaluate(f"{where}: {expression} gave a {result_type} result, expected a vector of one sample")

@@ -41,12 +41,12 @@ class Threshold(Derived):
         return self.measure == "usage" and self.capacity.source_of_usage == "prometheus"
 
     @property
-    def basis(self) -> str:
+    def denominator(self) -> str:
         """What the usage is a share of: Prometheus' node metrics see capacity, not allocatable."""
         return "node capacity" if self.from_prometheus else "allocatable"
 
     def __str__(self) -> str:
-        text = f"{self.resource} {self.measure} at most {self.ratio:.0%} of {self.basis}"
+        text = f"{self.resource} {self.measure} at most {self.ratio:.0%} of {self.denominator}"
         if self.measure == "usage":
             text += " (Prometheus, kubernetes-mixin)" if self.from_prometheus else " (metrics.k8s.io, as kubectl top)"
         return text

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from conformance.errors import ProfileError
 from conformance.profile.model import Profile
 from conformance.profile.model_base import Located
+from conformance.profile.provenance import unmarked
 
 IDENTITY_KEYS = ("namespace", "kind", "name")
 # Mappings that choose one alternative (how a service is reached, where a secret comes from):
@@ -325,6 +326,21 @@ def _annotate_origins(node: Any, cursors: list[Cursor]) -> None:
             _annotate_origins(item, moved)
 
 
+def _unmarked_problems(profile: Profile, documents: list[tuple[Path, dict[str, Any]]]) -> list[str]:
+    """`file:line: path: ...` for each entry that says nothing of what it rests on, in a profile that requires it."""
+    problems: list[tuple[int, str]] = []
+    for loc, _ in unmarked(profile):
+        where, order = f"{documents[0][0]}: ", 0
+        for source, document in documents:
+            line = _line_of(document, loc)
+            if line is not None:
+                where, order = f"{source}:{line}: ", line
+                break
+        text = "no source and no basis (metadata.provenance: required): give the report section, or basis: assumed"
+        problems.append((order, f"{where}{_path_text(loc)}: {text} with a note"))
+    return [text for _, text in sorted(problems, key=lambda pair: pair[0])]
+
+
 def load_profile(ref: str, directory: Path) -> LoadedProfile:
     """Load a profile by name or path, applying `extends`; ProfileError lists every problem."""
     path = resolve_profile_path(ref, directory)
@@ -368,6 +384,10 @@ def load_profile(ref: str, directory: Path) -> LoadedProfile:
         raise ProfileError(str(path), located_problems(exc, documents)) from None
 
     _annotate_origins(profile, [(source, document, 1) for source, document in documents])
+    if profile.metadata.provenance == "required":
+        problems = _unmarked_problems(profile, documents)
+        if problems:
+            raise ProfileError(str(path), problems)
     digest = hashlib.sha256()
     for source, _ in documents:
         digest.update(source.read_bytes())

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, StrictBool, model_validator
 
@@ -31,6 +31,10 @@ API_VERSION = "conformance/v1alpha1"
 class Metadata(Strict):
     name: ObjectName
     description: Text | None = None
+    provenance: Literal["required", "optional"] = Field(
+        default="optional",
+        description="required: every expectation must carry a source or an explicit basis (not inherited).",
+    )
 
 
 class Collection(Strict):
@@ -193,8 +197,33 @@ class PeerAuthentication(Traced):
         return f"PeerAuthentication {self.namespace}/{self.name}"
 
 
+MtlsMode = Literal["STRICT", "PERMISSIVE", "DISABLE"]
+
+
+class NamespaceMtls(Traced):
+    """The mTLS mode every workload of a namespace ends up with, all PeerAuthentications applied."""
+
+    namespace: Namespace
+    mode: MtlsMode
+
+    @property
+    def id(self) -> str:
+        return self.namespace
+
+    def __str__(self) -> str:
+        return f"namespace {self.namespace}"
+
+
 class Mesh(Strict):
     peer_authentication: PeerAuthentication | None = None
+    root_namespace: Namespace = Field(
+        default="istio-system", description="Istio's root namespace (meshConfig.rootNamespace): mesh-wide policy."
+    )
+    mtls: list[NamespaceMtls] = Field(
+        default_factory=list,
+        description="Effective mTLS mode per namespace and workload: mesh-wide < namespace-wide < workload "
+        "selector < port-level, UNSET inheriting, the oldest policy winning among equals.",
+    )
 
 
 class ObjectCount(Traced):
@@ -247,6 +276,113 @@ class Storage(Traced):
     min_pvcs: Count = Field(default=1, description="Fewer claims than this cannot be judged.")
 
 
+# cpu, memory, ephemeral-storage, nvidia.com/gpu: the names a container's resources use.
+ComputeResource = Annotated[
+    str, Field(pattern=r"^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[a-z0-9]([-a-z0-9_.]*[a-z0-9])?$", strict=True)
+]
+
+
+class ContainerResources(WorkloadRef):
+    """Requests and limits a workload's container must declare, in its pod template and its running pods."""
+
+    container: ObjectName
+    requests: list[ComputeResource] = Field(default_factory=list, description="Resources it must request: cpu, memory.")
+    limits: list[ComputeResource] = Field(default_factory=list, description="Resources it must limit: cpu, memory.")
+
+    @model_validator(mode="after")
+    def _asks_something(self) -> ContainerResources:
+        if not self.requests and not self.limits:
+            raise ValueError("name at least one of requests or limits")
+        return self
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.kind}/{self.name}/{self.container}"
+
+    def __str__(self) -> str:
+        return f"container {self.container} of {self.kind} {self.namespace}/{self.name}"
+
+
+class Containers(Strict):
+    resources: list[ContainerResources] = Field(default_factory=list)
+
+
+class Component(Traced):
+    """A platform component found by its pods' labels (`kubectl get pods -n NS -l KEY=VALUE`)."""
+
+    namespace: Namespace
+    labels: dict[str, Text] = Field(min_length=1, description="Labels its pods carry, all of them.")
+    min_ready: Count = Field(default=1, ge=1, description="At least this many ready pods; every one found ready.")
+
+    @property
+    def selector(self) -> str:
+        return ",".join(f"{k}={v}" for k, v in sorted(self.labels.items()))
+
+    def __str__(self) -> str:
+        return f"pods {self.selector} in {self.namespace}"
+
+
+class Dns(Component):
+    namespace: Namespace = "kube-system"
+    labels: dict[str, Text] = Field(
+        default_factory=lambda: {"k8s-app": "kube-dns"},
+        min_length=1,
+        description="CoreDNS and kube-dns both label their pods k8s-app=kube-dns.",
+    )
+
+    @property
+    def id(self) -> str:
+        return "dns"
+
+
+class IngressController(Component):
+    namespace: Namespace = "ingress-nginx"
+    labels: dict[str, Text] = Field(
+        default_factory=lambda: {
+            "app.kubernetes.io/name": "ingress-nginx",
+            "app.kubernetes.io/component": "controller",
+        },
+        min_length=1,
+    )
+
+    @property
+    def id(self) -> str:
+        return "controller"
+
+
+class IngressRef(Traced):
+    namespace: Namespace
+    name: ObjectName
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+    def __str__(self) -> str:
+        return f"Ingress {self.namespace}/{self.name}"
+
+
+class NetworkPolicyCount(Traced):
+    namespace: Namespace
+    min: Count = Field(ge=1, description="At least this many NetworkPolicies in the namespace.")
+
+    @property
+    def id(self) -> str:
+        return self.namespace
+
+    def __str__(self) -> str:
+        return f"namespace {self.namespace}"
+
+
+class Network(Strict):
+    dns: Dns | None = Field(default=None, description="The cluster DNS pods ready.")
+    ingress_controller: IngressController | None = Field(default=None, description="The ingress controller ready.")
+    ingresses: list[IngressRef] = Field(
+        default_factory=list, description="Ingresses admitted: an address in status.loadBalancer.ingress."
+    )
+    network_policies: list[NetworkPolicyCount] = Field(default_factory=list)
+
+
 class Waiver(Located):
     """A granted exception: a failing check (or some of its culprits) reported as waived until it expires."""
 
@@ -286,6 +422,8 @@ class Profile(Strict):
     nodes: Nodes | None = None
     capacity: Capacity | None = None
     storage: Storage | None = None
+    containers: Containers | None = None
+    network: Network | None = None
     services: Services | None = None
     waivers: list[Waiver] = Field(default_factory=list)
 

@@ -118,6 +118,11 @@ class Kong(Traced):
         default_factory=lambda: Access(service=ServiceRef(namespace="kong", name="kong-admin", port=8001))
     )
     credentials: Credential | None = Field(default=None, description="Admin API token (sent as Kong-Admin-Token).")
+    storage: Literal["database", "dbless"] | None = Field(
+        default=None,
+        description="Pins Kong's storage mode: database (reachable database), dbless (a loaded declarative "
+        "configuration); unset, either passes.",
+    )
 
 
 class KafkaTopics(Strict):
@@ -165,12 +170,42 @@ class Portal(Traced):
     targets: list[PortalTarget] = Field(default_factory=list)
 
 
+class ServiceMonitors(Traced):
+    """Every ServiceMonitor has an up target (scrape pools serviceMonitor/<namespace>/<name>/<endpoint>)."""
+
+    namespaces: list[Namespace] = Field(
+        default_factory=list, description="Only the ServiceMonitors of these namespaces; empty: all of them."
+    )
+
+
+class MeshWorkload(Strict):
+    namespace: Namespace
+    name: ObjectName = Field(description="destination_workload, as Istio labels its requests.")
+
+
+class MeshTraffic(Traced):
+    """Requests through the mesh (istio_requests_total) per destination namespace or workload."""
+
+    namespaces: list[Namespace] = Field(default_factory=list)
+    workloads: list[MeshWorkload] = Field(default_factory=list)
+    max_error_ratio: Ratio = Field(description="Highest share of 5xx responses over the last 5 minutes.")
+
+
+class VolumeUsage(Traced):
+    """PVC fill (kubelet_volume_stats_used_bytes over capacity_bytes) of every volume Prometheus sees."""
+
+    max_used_ratio: Ratio
+
+
 class Prometheus(Traced):
     access: Access = Field(
         default_factory=lambda: Access(service=ServiceRef(namespace="monitoring", name="prometheus", port=9090))
     )
     min_up_ratio: Ratio = 1.0
     jobs: list[Text] = Field(default_factory=list)
+    service_monitors: ServiceMonitors | None = None
+    mesh: MeshTraffic | None = None
+    volumes: VolumeUsage | None = None
 
 
 class Grafana(Traced):

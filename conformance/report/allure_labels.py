@@ -114,6 +114,10 @@ def _label(settings: RunSettings, record: CheckRecord) -> None:
         _dynamic.parameter("source", record.source, excluded=True)
         if _URL.match(record.source):
             _dynamic.link(record.source, name="source")
+    if record.basis:
+        # A label filters (all checks resting on assumptions); the parameter shows beside the verdict.
+        _dynamic.label("basis", record.basis)
+        _dynamic.parameter("basis", record.basis, excluded=True)
 
 
 def _waived_status(config: pytest.Config, record: CheckRecord) -> None:
@@ -175,6 +179,7 @@ def description_html(record: CheckRecord, evidence: list[str], present: list[str
         ("Verdict", {"error": "could not evaluate"}.get(record.verdict, record.verdict)),
         ("Severity", record.severity),
         ("Source", record.source),
+        ("Basis", record.basis),
         ("Profile", record.origin),
         ("Note", record.note),
         ("Expected", record.expected),

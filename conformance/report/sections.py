@@ -192,6 +192,30 @@ def _why(view: RunView) -> str:
     return why
 
 
+BASIS_TEXT = {
+    "report": "stated by the report",
+    "assumed": "assumed: the report does not state it",
+    "observed": "observed on a cluster judged good, not stated by the report",
+}
+
+
+def _resting(view: RunView) -> str:
+    """How many gating failures and could-not-evaluate checks rest on an assumption or an observation rather than
+    on the report: a failure against an assumed value may be the profile's error, not the cluster's."""
+    parts = []
+    nouns = {"failed": ("failure", "failures"), "error": ("check", "checks")}
+    for verdict, (one, many) in nouns.items():
+        judged = [r for r in view.records if r.verdict == verdict and view.gating(r)]
+        tail = " that could not be evaluated" if verdict == "error" else ""
+        for basis, what in (("assumed", "an assumption"), ("observed", "an observed baseline")):
+            n = sum(1 for r in judged if r.basis == basis)
+            if n:
+                verb = "rests" if n == 1 else "rest"
+                noun = one if len(judged) == 1 else many
+                parts.append(f"{n} of {len(judged)} {noun}{tail} {verb} on {what}, not on the report")
+    return "; ".join(parts)
+
+
 def _collected(state: ClusterState | None) -> Collected | None:
     if state is None:
         return None
@@ -241,6 +265,7 @@ def banner(view: RunView) -> Markup:
         "banner.html.j2",
         verdict=view.verdict,
         why=_why(view),
+        resting=_resting(view),
         below=below,
         below_count=len(below),
         tiles=tiles,
@@ -300,6 +325,7 @@ def _card(index: int, record: CheckRecord, gating: bool) -> Card:
         observed += f" ({record.inspected} inspected)"
     lines: list[tuple[str, str | None]] = [
         ("Source", record.source),
+        ("Basis", BASIS_TEXT.get(record.basis or "", record.basis)),
         ("Profile line", record.origin),
         ("Note", record.note),
         ("Expected", record.expected),

@@ -350,11 +350,12 @@ class ConformanceRun:
                 source=getattr(expectation, "source", None),
                 note=getattr(expectation, "note", None),
                 origin=getattr(expectation, "origin", None),
+                basis=getattr(expectation, "basis", None),
                 remediation=spec.generic_remediation,
             )
             item.stash[item_info.RECORD_KEY] = record
             # junitxml writes the properties of the item (copied into the teardown report), not of each report.
-            for key in ("cluster", "area", "requirement", "severity", "source", "origin"):
+            for key in ("cluster", "area", "requirement", "severity", "source", "origin", "basis"):
                 value = getattr(record, key)
                 if value:
                     item.user_properties.append((key if key != "origin" else "profile_line", value))

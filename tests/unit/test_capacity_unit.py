@@ -215,7 +215,7 @@ def test_thresholds_follow_the_profile() -> None:
     ],
 )
 def test_threshold_reads_as_its_requirement(rule: Threshold, text: str, basis: str, reads: str) -> None:
-    assert (str(rule), rule.basis) == (text, basis)
+    assert (str(rule), rule.denominator) == (text, basis)
     if reads:
         want = (prometheus.SOURCE,) if reads == "prom" else (NODES, NODE_METRICS)
         assert utilization.usage_reads(rule) == want

@@ -412,7 +412,7 @@ def test_expansions_follow_the_profile() -> None:
     }
     full = profile(services={"kafka": kafka})
     present(present(full.services).kafka)._origin = "profiles/t.yaml:9"  # the loader sets where the section was written
-    where = ("report", "why", "profiles/t.yaml:9")
+    where = ("report", "why", "profiles/t.yaml:9", "report")  # source, note, origin, basis (implied by the source)
     assert topics.expand_brokers(full) == [("brokers", BrokerCount(3, *where))]
     assert topics.expand_topics(full) == [("topics", TopicSet(2, ("events.",), ("events.a",), *where))]
     assert topics.expand_canary(full) == [("canary", CanaryRoundTrip("probe", timedelta(seconds=20), *where))]

@@ -277,7 +277,7 @@ def test_scopes_list_each_namespace_then_the_rest() -> None:
     assert scopes[0][1] is present(rules.pods).namespaces[0]
     others = scopes[1][1]
     assert others == pods.OtherNamespaces(
-        frozenset({"apps", "kube-system"}), frozenset({"kube-system"}), "report", "profiles/t.yaml:3"
+        frozenset({"apps", "kube-system"}), frozenset({"kube-system"}), "report", "profiles/t.yaml:3", "report"
     )
     assert [others.covers(n) for n in ("apps", "kube-system", "team")] == [False, False, True]
     assert pods.failing_pod_scopes(PROFILE) is None
