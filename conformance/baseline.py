@@ -33,7 +33,6 @@ from conformance.cluster.timing import condition
 from conformance.errors import ConformanceError
 from conformance.kubernetes.pods import counts_as_present
 from conformance.profile.model import API_VERSION, Profile
-from conformance.quantity import parse_quantity
 
 # Labels Kubernetes sets on every namespace itself: not the platform's choice, so not an expectation.
 AUTOMATIC_LABELS = frozenset({"kubernetes.io/metadata.name"})
@@ -176,14 +175,15 @@ def _nodes(state: ClusterState, when: str) -> dict[str, Any] | None:
     if not nodes:
         return None
 
-    def total(resource: str) -> Decimal:
-        return sum(
-            (parse_quantity(str(((n.get("status") or {}).get("capacity") or {}).get(resource, "0"))) for n in nodes),
-            Decimal(0),
-        )
+    from conformance.nodes.health import node_quantity
 
+    try:
+        cpu = sum((node_quantity(n, "capacity", "cpu") for n in nodes), Decimal(0))
+        memory = sum((node_quantity(n, "capacity", "memory") for n in nodes), Decimal(0))
+    except ConformanceError:  # a node without a readable capacity: the count still holds, the capacity is unknown
+        return _observed(when, count=len(nodes))
     # Exact quantities as Kubernetes writes them (cores, bytes): the check asks for at least this much.
-    capacity = {"cpu": f"{total('cpu').normalize():f}", "memory": f"{int(total('memory'))}"}
+    capacity = {"cpu": f"{cpu.normalize():f}", "memory": f"{int(memory)}"}
     return _observed(when, count=len(nodes), min_capacity=capacity)
 
 
@@ -303,12 +303,10 @@ def _failing_checks(
             if not concerns(expectation):
                 continue
             try:
-                finding: Finding = spec.evaluate(state, expectation, profile)
+                finding: Finding = spec.judge(state, expectation, profile)
             except CouldNotEvaluate as exc:
                 problems.append(f"{registered.name}[{ident}] could not evaluate: {exc}")
                 continue
             if finding.culprits:
                 problems.append(f"{registered.name}[{ident}]: {finding.culprits[0]}")
-            elif finding.inspected == 0 and not spec.allow_empty:
-                problems.append(f"{registered.name}[{ident}]: nothing to inspect")
     return problems

@@ -18,6 +18,7 @@ from conformance import remediation as hinting  # the templates; `remediation` n
 from conformance.cluster.containers import ContainerState
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
+from conformance.errors import NothingToInspect
 from conformance.profile.model import Profile
 from conformance.profile.model_base import Basis, Severity, Traced
 from conformance.services.source import ServiceSource
@@ -246,6 +247,14 @@ class CheckSpec(Generic[E]):
         """The profile entry's own severity if it sets one, else the check's default."""
         chosen: Severity | None = getattr(expectation, "severity", None)
         return chosen or self.severity
+
+    def judge(self, state: ClusterState, expectation: E, profile: Profile) -> Finding:
+        """`evaluate`, and a pass over nothing inspected is NothingToInspect unless the check allows it: the one
+        place that rule lives, for the run, for settling and for baselines."""
+        finding = self.evaluate(state, expectation, profile)
+        if finding.inspected == 0 and finding.passed and not self.allow_empty:
+            raise NothingToInspect(f"nothing to inspect: {finding.observed}")
+        return finding
 
     def needs(self, expectation: E | None) -> Sequence[Need]:
         """What one expectation reads; nothing for the placeholder of a check the profile does not configure."""

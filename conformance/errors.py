@@ -29,6 +29,10 @@ class CouldNotEvaluate(ConformanceError):
     """A check could not see what it judges; reported as an error outcome, never as a pass."""
 
 
+class NothingToInspect(CouldNotEvaluate):
+    """A check found nothing to judge where it needs something (its selector matched nothing): no pass."""
+
+
 class SourceError(CouldNotEvaluate):
     """A source of cluster state (API server, snapshot file) did not deliver a resource.
 

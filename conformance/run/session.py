@@ -25,7 +25,7 @@ from conformance.cluster.identity import live_identity, snapshot_identity
 from conformance.cluster.live import CollectionReport, LiveState
 from conformance.cluster.resources import Resource
 from conformance.cluster.state import ClusterState
-from conformance.errors import BadInput, CouldNotEvaluate
+from conformance.errors import BadInput, CouldNotEvaluate, NothingToInspect
 from conformance.records import META, CheckRecord, WaiverNote, evidence_path
 from conformance.run import budget, settle
 from conformance.run import items as item_info
@@ -320,14 +320,14 @@ class ConformanceRun:
         name = item_info.check_name(item)
         ledger = self.ledgers[member]
         try:
-            result = spec.evaluate(state, expectation, profile)
+            result = spec.judge(state, expectation, profile)
+        except NothingToInspect:
+            raise  # it was seen, and there was nothing: its waivers can still be judged
         except CouldNotEvaluate:
             ledger.errored.add(name)
             raise
         finally:
             ledger.judged.add(name)
-        if result.inspected == 0 and result.passed and not spec.allow_empty:
-            raise CouldNotEvaluate(f"nothing to inspect: {result.observed}")
         result = rules.apply(spec.remediate(result), profile.waivers, name, state.now.date(), ledger)
         item.stash[item_info.FINDING_KEY] = result
         return result

@@ -15,7 +15,7 @@ from conformance.cluster.live import CollectionReport, LiveState, collect_live
 from conformance.cluster.resources import PODS, Resource
 from conformance.cluster.state import ClusterState
 from conformance.duration import format_duration
-from conformance.errors import BadInput, CouldNotEvaluate
+from conformance.errors import BadInput, CouldNotEvaluate, NothingToInspect
 from conformance.profile.model import Pods, Profile, Waiver
 from conformance.run.settings import RunSettings
 from conformance.services.source import ServiceSource
@@ -268,15 +268,15 @@ def pending_checks(checks: Sequence[Selected], state: ClusterState, profile: Pro
     today = state.now.date()
     for name, spec, expectation in ((c.name, c.spec, c.expectation) for c in checks):
         try:
-            finding = spec.evaluate(state, expectation, profile)
+            finding = spec.judge(state, expectation, profile)
+        except NothingToInspect as exc:
+            pending.append(Pending(name, str(exc)))
+            continue
         except CouldNotEvaluate as exc:
             pending.append(Pending(name, f"could not evaluate: {exc}"))
             continue
         except Exception as exc:  # a check's own bug shows in its evaluation later; here it only means "not yet"
             pending.append(Pending(name, f"{type(exc).__name__}: {exc}"))
-            continue
-        if finding.inspected == 0 and finding.passed and not spec.allow_empty:
-            pending.append(Pending(name, f"nothing to inspect: {finding.observed}"))
             continue
         culprits = [c for c in finding.culprits if not _waived(c.name, name, profile.waivers, today)]
         if culprits:
