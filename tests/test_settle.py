@@ -70,6 +70,19 @@ def kong_rolling_out(demo: Snapshot) -> tuple[list[dict[str, Any]], list[dict[st
     return pods, deployments
 
 
+def serve_rolling_out(server: KubeApiServer, demo: Snapshot) -> Callable[[], None]:
+    """Serve the demo mid-rollout (kong_rolling_out); the function returned serves it ready again."""
+    pods, deployments = kong_rolling_out(demo)
+    server.set_resource("pods", pods)
+    server.set_resource("deployments.apps", deployments)
+
+    def ready() -> None:
+        server.set_resource("pods", demo.items("pods"))
+        server.set_resource("deployments.apps", demo.items("deployments.apps"))
+
+    return ready
+
+
 def bump_restarts(demo: Snapshot, container: str = "proxy") -> list[dict[str, Any]]:
     pods = copy.deepcopy(demo.items("pods"))
     pod = next(p for p in pods if p["metadata"]["name"] == KONG_POD)
@@ -109,13 +122,7 @@ def environment(run: SuiteRun) -> str:
 def test_a_cluster_that_becomes_ready_while_settling_passes(
     server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
 ) -> None:
-    pods, deployments = kong_rolling_out(demo)
-    server.set_resource("pods", pods)
-    server.set_resource("deployments.apps", deployments)
-
-    def ready() -> None:
-        server.set_resource("pods", demo.items("pods"))
-        server.set_resource("deployments.apps", demo.items("deployments.apps"))
+    ready = serve_rolling_out(server, demo)
 
     with after_first_pod_list(server, 2.0, ready) as changed:
         run = live(pytester, kubeconfig, "--settle=20s")
@@ -142,9 +149,7 @@ def test_a_cluster_that_becomes_ready_while_settling_passes(
 def test_a_cluster_that_does_not_settle_fails_as_without_settle(
     server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
 ) -> None:
-    pods, deployments = kong_rolling_out(demo)
-    server.set_resource("pods", pods)
-    server.set_resource("deployments.apps", deployments)
+    serve_rolling_out(server, demo)
     plain = live(pytester, kubeconfig)
     waited = live(pytester, kubeconfig, "--settle=3s")
     assert set(plain.not_passed()) == KONG_CHECKS
@@ -203,13 +208,7 @@ def test_services_are_read_once_from_the_settled_and_held_state(
     server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
 ) -> None:
     server.register_service_proxy("monitoring", "prometheus", 9090, snapshot_proxy(DEMO))
-    pods, deployments = kong_rolling_out(demo)
-    server.set_resource("pods", pods)
-    server.set_resource("deployments.apps", deployments)
-
-    def ready() -> None:
-        server.set_resource("pods", demo.items("pods"))
-        server.set_resource("deployments.apps", demo.items("deployments.apps"))
+    ready = serve_rolling_out(server, demo)
 
     profile = with_prometheus(quick_profile(pytester.path))
     selection = ("-k", "prometheus_targets or workload_ready or stable")
@@ -302,9 +301,7 @@ def banner_of(run: SuiteRun) -> str:
 def test_the_report_banner_says_how_settling_and_holding_went(
     server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
 ) -> None:
-    pods, deployments = kong_rolling_out(demo)
-    server.set_resource("pods", pods)
-    server.set_resource("deployments.apps", deployments)
+    serve_rolling_out(server, demo)
     run = live(pytester, kubeconfig, "--settle=2s", "--hold=1s")
     assert run.result.ret == 1
     banner = banner_of(run)

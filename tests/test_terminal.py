@@ -9,7 +9,7 @@ import pytest
 
 from conftest import DEMO, Snapshot, run_suite
 from kubeapi import KubeApiServer
-from test_settle import after_first_pod_list, kong_rolling_out, live
+from test_settle import after_first_pod_list, live, serve_rolling_out
 
 
 def test_checks_the_profile_does_not_configure_are_named(pytester: pytest.Pytester) -> None:
@@ -31,13 +31,7 @@ def test_a_deselected_check_is_still_called_deselected(pytester: pytest.Pytester
 def test_settling_is_reported_in_the_terminal_under_quiet(
     server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester, demo: Snapshot
 ) -> None:
-    pods, deployments = kong_rolling_out(demo)
-    server.set_resource("pods", pods)
-    server.set_resource("deployments.apps", deployments)
-
-    def ready() -> None:
-        server.set_resource("pods", demo.items("pods"))
-        server.set_resource("deployments.apps", demo.items("deployments.apps"))
+    ready = serve_rolling_out(server, demo)
 
     with after_first_pod_list(server, 1.0, ready):
         run = live(pytester, kubeconfig, "--settle=20s", "-q")
