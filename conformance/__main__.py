@@ -3,7 +3,7 @@
 python -m conformance validate prod            # check a profile, list every problem
 python -m conformance schema > profiles/schema.json
 python -m conformance checks > docs/checks.md   # the catalogue of checks
-python -m conformance baseline --snapshot=DIR --out=observed.yaml   # a profile from a known-good cluster
+python -m conformance baseline --snapshot=DIR --out=observed.yaml [--profile=prod]   # a profile from a good day
 python -m conformance capture --out DIR [--kubeconfig PATH] [--kube-context NAME] [--profile NAME]
 python -m conformance verify reports/latest    # re-hash a run directory against its manifest.json
 """
@@ -55,6 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     baseline.add_argument("--kube-context")
     baseline.add_argument("--name", default="baseline", help="the profile's metadata.name (default: baseline)")
     baseline.add_argument("--out", type=Path, help="where to write the profile (default: standard output)")
+    baseline.add_argument(
+        "--profile", help="also observe the services this profile configures (it says how to reach them)"
+    )
+    baseline.add_argument("--profiles", default="profiles", help="directory of named profiles")
     capture = commands.add_parser("capture", help="capture a live cluster into a snapshot directory")
     capture.add_argument("--out", required=True, type=Path)
     capture.add_argument("--kubeconfig")
@@ -75,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "baseline":
         from conformance.baseline_command import baseline_command  # deferred: imports every check module
 
-        return baseline_command(args.snapshot, args.kubeconfig, args.kube_context, args.name, args.out)
+        return baseline_command(
+            args.snapshot, args.kubeconfig, args.kube_context, args.name, args.out, args.profile, Path(args.profiles)
+        )
     if args.command == "checks":
         from conformance.registry import catalogue  # deferred: imports every check module
 

@@ -61,13 +61,16 @@ class Baseline:
 
     document: dict[str, Any]
     left_out: list[str] = field(default_factory=list)
+    copied_from: str | None = None
 
     def yaml(self) -> str:
-        header = (
-            "# yaml-language-server: $schema=schema.json\n"
-            f"# {self.document['metadata']['description']}\n"
-            "# Every value was read off the cluster (basis: observed): review it before gating on it.\n"
+        basis = (
+            "# Values marked basis: observed were read off the cluster; the service settings, and what no service\n"
+            f"# answers (each with its own basis), are profile {self.copied_from}'s. Review them before gating.\n"
+            if self.copied_from
+            else "# Every value was read off the cluster (basis: observed): review it before gating on it.\n"
         )
+        header = f"# yaml-language-server: $schema=schema.json\n# {self.document['metadata']['description']}\n{basis}"
         if self.left_out:
             header += "# Seen but left out (they did not pass on the observed state):\n"
             header += "".join(f"#   {line}\n" for line in self.left_out)
@@ -195,8 +198,11 @@ def _storage(state: ClusterState, when: str) -> dict[str, Any] | None:
     return _observed(when, pvcs_bound=True, min_pvcs=len(bound))
 
 
-def build(state: ClusterState, name: str, services: dict[str, Any] | None = None) -> Baseline:
-    """The observed profile of `state`, with only what the suite's checks pass on it."""
+def build(state: ClusterState, name: str, profile: Profile | None = None) -> Baseline:
+    """The observed profile of `state`, with only what the suite's checks pass on it; with `profile`, the services
+    it configures too (conformance.baseline_services)."""
+    from conformance.baseline_services import observe, settings_of
+
     when = state.now.isoformat().replace("+00:00", "Z")
     where = state.provenance.location
     document: dict[str, Any] = {
@@ -215,10 +221,14 @@ def build(state: ClusterState, name: str, services: dict[str, Any] | None = None
         "nodes": _nodes(state, when),
         "storage": _storage(state, when),
     }
+    services, unread = observe(state, profile, when) if profile is not None else ({}, [])
     if services:
         sections["services"] = services
     document.update({key: value for key, value in sections.items() if value and any(_filled(value))})
-    baseline = Baseline(document)
+    collection = settings_of(profile.collection) if profile is not None else {}
+    if collection:  # how the given profile reads the cluster (page size, timeouts) is how the baseline's will
+        document["collection"] = collection
+    baseline = Baseline(document, list(unread), profile.metadata.name if services and profile else None)
     _keep_what_passes(baseline, state)
     return baseline
 
@@ -259,6 +269,15 @@ def _keep_what_passes(baseline: Baseline, state: ClusterState) -> None:
             else:
                 kept.append(entry)
         document[section][key] = kept
+    services = document.get("services") or {}
+    for name in list(services):
+        trial = {**document, "services": {name: services[name]}}
+        failing = _failing_checks(trial, state, lambda _e: True, reading=name)
+        if failing:
+            baseline.left_out.append(f"services.{name}: {failing[0]}")
+            del services[name]
+    if "services" in document and not services:
+        del document["services"]
     for section, areas in (("nodes", {"nodes"}), ("storage", {"storage"})):
         failing = _failing_checks(document, state, lambda _e: True, areas) if section in document else []
         if failing:
@@ -286,10 +305,14 @@ def _same(expectation: Any, entry: dict[str, Any]) -> bool:
 
 
 def _failing_checks(
-    document: dict[str, Any], state: ClusterState, concerns: Callable[[Any], bool], areas: set[str] | None = None
+    document: dict[str, Any],
+    state: ClusterState,
+    concerns: Callable[[Any], bool],
+    areas: set[str] | None = None,
+    reading: str | None = None,
 ) -> list[str]:
-    """What the suite's checks (of `areas`, or all) say of the expectations of `document` that `concerns` selects,
-    on `state`: nothing when they all pass."""
+    """What the suite's checks (of `areas`, or all; or those that read the service named `reading`) say of the
+    expectations of `document` that `concerns` selects, on `state`: nothing when they all pass."""
     from conformance.check import Finding
     from conformance.errors import CouldNotEvaluate
 
@@ -301,6 +324,8 @@ def _failing_checks(
             continue
         for ident, expectation in spec.expand(profile) or ():
             if not concerns(expectation):
+                continue
+            if reading is not None and reading not in {str(need) for need in spec.needs(expectation)}:
                 continue
             try:
                 finding: Finding = spec.judge(state, expectation, profile)

@@ -13,12 +13,27 @@ from conformance.cluster.state import ClusterState
 from conformance.errors import ProfileError
 from conformance.profile.loader import load_profile
 from conformance.profile.model import API_VERSION, Profile
+from conformance.services.registry import sources_for
 
 
 def baseline_command(
-    snapshot: str | None, kubeconfig: str | None, context: str | None, name: str, out: Path | None
+    snapshot: str | None,
+    kubeconfig: str | None,
+    context: str | None,
+    name: str,
+    out: Path | None,
+    profile_ref: str | None = None,
+    profiles: Path = Path("profiles"),
 ) -> int:
     resources = baseline.baseline_reads()
+    given: Profile | None = None
+    if profile_ref is not None:
+        try:
+            given = load_profile(profile_ref, profiles).profile
+        except ProfileError as exc:
+            print(exc, file=sys.stderr)
+            return 3
+    sources = sources_for(given) if given is not None else []
     state: ClusterState
     if snapshot is not None:
         if kubeconfig or context:
@@ -28,7 +43,8 @@ def baseline_command(
             )
             return 3
         try:
-            state = read_snapshot(Path(snapshot), [r for r in resources if _in_snapshot(Path(snapshot), r.name)], ())
+            present = [r for r in resources if _in_snapshot(Path(snapshot), r.name)]
+            state = read_snapshot(Path(snapshot), present, sources)
         except SnapshotError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 3
@@ -38,12 +54,14 @@ def baseline_command(
         except KubeconfigError as exc:
             print(f"error: {secrets.redact_text(str(exc))}", file=sys.stderr)
             return 3
-        settings = Profile.model_validate({"apiVersion": API_VERSION, "kind": "Profile", "metadata": {"name": name}})
-        state = collect_live(target, settings, resources, (), progress=lambda line: print(line, file=sys.stderr))
+        settings = given or Profile.model_validate(
+            {"apiVersion": API_VERSION, "kind": "Profile", "metadata": {"name": name}}
+        )
+        state = collect_live(target, settings, resources, sources, progress=lambda line: print(line, file=sys.stderr))
         if state.errors and len(state.errors) == len(resources):
             print("error: nothing observed: " + "; ".join(str(e) for e in state.errors.values()), file=sys.stderr)
             return 2
-    made = baseline.build(state, name)
+    made = baseline.build(state, name, given)
     text = secrets.redact_text(made.yaml())
     with tempfile.TemporaryDirectory(prefix="conformance-baseline-") as scratch:
         written = Path(scratch) / f"{name}.yaml"

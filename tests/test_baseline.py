@@ -16,9 +16,9 @@ from conformance.profile.loader import load_profile
 from conftest import DEMO, ROOT, Snapshot, run_suite
 
 
-def make_baseline(snapshot: Path, out: Path) -> subprocess.CompletedProcess[str]:
+def make_baseline(snapshot: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "conformance", "baseline", f"--snapshot={snapshot}", f"--out={out}", "--name=observed"],
+        [sys.executable, "-m", "conformance", "baseline", f"--snapshot={snapshot}", f"--out={out}", *extra],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -30,7 +30,7 @@ def make_baseline(snapshot: Path, out: Path) -> subprocess.CompletedProcess[str]
 @pytest.fixture(scope="module")
 def observed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("baseline") / "observed.yaml"
-    done = make_baseline(DEMO, out)
+    done = make_baseline(DEMO, out, "--name=observed")
     assert done.returncode == 0, done.stderr
     return out
 
@@ -92,26 +92,136 @@ def lose_a_node(s: Snapshot) -> None:
     s.items("nodes").pop()
 
 
+@pytest.fixture(scope="module")
+def with_services(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("baseline") / "services.yaml"
+    done = make_baseline(DEMO, out, "--profile=prod", "--name=services")
+    assert done.returncode == 0, done.stderr
+    return out, done.stderr
+
+
+def test_the_services_baseline_records_what_the_services_answer(with_services: tuple[Path, str]) -> None:
+    path, stderr = with_services
+    services = yaml.safe_load(path.read_text())["services"]
+    kafka, portal, grafana, jaeger, prometheus = (
+        services[name] for name in ("kafka", "portal", "grafana", "jaeger", "prometheus")
+    )
+    for section in (kafka, portal, grafana, jaeger, prometheus):
+        assert (section["basis"], section["observed_at"]) == ("observed", "2025-10-22T03:30:00Z")
+    # The settings come from the profile given; the values from what the services answered.
+    assert kafka["bootstrap"] == "kafka.data-platform.svc.cluster.local:9092"
+    assert kafka["brokers"] == 1
+    assert kafka["topics"]["prefixes"] == ["data-", "audit-", "system-"]
+    assert kafka["topics"]["min"] == len(kafka["topics"]["names"]) == 12
+    assert "__consumer_offsets" not in kafka["topics"]["names"]
+    assert len(portal["expected"]) == 12
+    assert {"Data Platform Events", "Kong API Gateway", "Service Mesh Overview"} <= set(grafana["dashboards"])
+    assert jaeger["min_services"] == len(jaeger["services"])
+    assert {"kubernetes-nodes", "velero"} <= set(prometheus["jobs"])
+    assert prometheus["min_up_ratio"] == 1.0
+    # What no service answers keeps the given profile's provenance: an assumption stays marked as one.
+    assert prometheus["mesh"]["basis"] == "assumed"
+    assert services["istio"]["basis"] == "report"
+    assert {t["basis"] for t in portal["targets"]} == {"assumed"}
+    # Targets pointing at nothing (removed components) are left out, and said to be.
+    assert {t["service"] for t in portal["targets"]}.isdisjoint({"Kiali", "Apache Doris"})
+    assert "left out: services.portal.targets: Kiali: Deployment istio-system/kiali does not exist" in stderr
+    assert path.read_text().count("# Values marked basis: observed were read off the cluster") == 1
+
+
+def test_the_services_baseline_passes_on_its_own_state(
+    with_services: tuple[Path, str], pytester: pytest.Pytester
+) -> None:
+    run = run_suite(pytester, f"--snapshot={DEMO}", profile=str(with_services[0]))
+    assert run.result.ret == 0, run.result.stdout.str()
+    assert run.not_passed() == {}
+    names = set(run.outcomes)
+    for check in (
+        "test_kafka_topics[topics]",
+        "test_grafana_dashboards[dashboards]",
+        "test_portal_services[registered]",
+    ):
+        assert check in names, sorted(names)
+
+
+def lose_a_topic(s: Snapshot) -> None:
+    del s.files["kafka/metadata.json"]["topics"]["system-alerts"]
+    s.files["kafka/topics.txt"] = s.files["kafka/topics.txt"].replace("system-alerts\n", "")
+
+
+def lose_a_dashboard(s: Snapshot) -> None:
+    s.files["grafana/search.json"] = [d for d in s.files["grafana/search.json"] if d["title"] != "Kong API Gateway"]
+
+
+def deregister(s: Snapshot) -> None:
+    portal = s.files["portal/services.json"]
+    portal["services"] = [e for e in portal["services"] if e["name"] != "Trino"]
+
+
+def job_goes_down(s: Snapshot) -> None:
+    for target in s.files["prometheus/targets.json"]["data"]["activeTargets"]:
+        if target["labels"]["job"] == "velero":
+            target.update(health="down", lastError="connection refused")
+
+
+def test_a_service_the_baseline_cannot_read_is_left_out_saying_why(demo: Snapshot, tmp_path: Path) -> None:
+    demo.files["grafana/search.json"] = {"message": "Unauthorized"}
+    snapshot = demo.write(tmp_path / "snapshot")
+    done = make_baseline(snapshot, tmp_path / "out.yaml", "--profile=prod")
+    assert done.returncode == 0, done.stderr
+    assert "grafana" not in yaml.safe_load((tmp_path / "out.yaml").read_text())["services"]
+    said = "left out: services.grafana: could not be read: grafana: grafana/search.json: expected a JSON array"
+    assert said in done.stderr
+
+
+def test_a_bad_profile_for_the_baseline_is_one_message(tmp_path: Path) -> None:
+    done = make_baseline(DEMO, tmp_path / "out.yaml", "--profile=no-such-profile")
+    assert done.returncode == 3
+    assert "no-such-profile" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out.yaml").exists()
+
+
+def observed_profile(request: pytest.FixtureRequest, which: str) -> Path:
+    made = request.getfixturevalue(which)
+    return made[0] if isinstance(made, tuple) else Path(made)
+
+
 @pytest.mark.parametrize(
-    ("change", "failing", "culprit"),
+    ("which", "change", "failing", "culprit"),
     [
-        (crash, "test_no_failing_pods[kong]", "kong-884b8f4bd-sr4v7"),
-        (lose_a_replica, "test_workload_ready[kong/Deployment/kong]", "Deployment kong/kong"),
-        (drop_a_label, "test_namespace_labels[data-platform]", "istio-injection"),
-        (lose_a_node, "test_nodes[count]", "2"),
+        ("observed", crash, "test_no_failing_pods[kong]", "kong-884b8f4bd-sr4v7"),
+        ("observed", lose_a_replica, "test_workload_ready[kong/Deployment/kong]", "Deployment kong/kong"),
+        ("observed", drop_a_label, "test_namespace_labels[data-platform]", "istio-injection"),
+        ("observed", lose_a_node, "test_nodes[count]", "2"),
+        ("with_services", lose_a_topic, "test_kafka_topics[topics]", "system-alerts"),
+        ("with_services", lose_a_dashboard, "test_grafana_dashboards[dashboards]", "Kong API Gateway"),
+        ("with_services", deregister, "test_portal_services[registered]", "Trino"),
+        ("with_services", job_goes_down, "test_prometheus_targets[job/velero]", "connection refused"),
     ],
-    ids=["a pod crashes", "a workload loses a replica", "a namespace label goes", "a node goes"],
+    ids=[
+        "a pod crashes",
+        "a workload loses a replica",
+        "a namespace label goes",
+        "a node goes",
+        "a topic goes",
+        "a dashboard goes",
+        "a service is deregistered",
+        "a job's target goes down",
+    ],
 )
 def test_the_baseline_fails_naming_the_culprit_when_the_state_drifts(
-    observed: Path,
+    request: pytest.FixtureRequest,
     pytester: pytest.Pytester,
     demo: Snapshot,
+    which: str,
     change: Callable[[Snapshot], None],
     failing: str,
     culprit: str,
 ) -> None:
+    profile = observed_profile(request, which)
     change(demo)
-    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}", profile=str(observed))
+    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}", profile=str(profile))
     assert run.result.ret == 1, run.result.stdout.str()
     not_passed = run.not_passed()
     assert failing in not_passed, sorted(not_passed)

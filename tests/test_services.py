@@ -398,3 +398,30 @@ def test_full_live_run_equals_the_snapshot_run(pytester: pytest.Pytester) -> Non
     # The evidence of a live run re-evaluates offline to the same verdicts (Kafka's broker id aside).
     again = run_suite(pytester, f"--snapshot={evidence}", profile=str(profile))
     assert {k: v.outcome for k, v in again.outcomes.items()} == live_outcomes
+
+
+PROMETHEUS_TARGET_CHECKS = {
+    "test_prometheus_targets[up-ratio]",
+    *(f"test_prometheus_targets[job/{job}]" for job in ("kube-state-metrics", "kubernetes-nodes", "kubernetes-pods")),
+    "test_prometheus_targets[job/node-exporter]",
+    "test_service_monitors_scraped[service-monitors]",
+}
+
+
+@pytest.mark.parametrize(
+    ("file", "body", "erred", "reason"),
+    [
+        ("grafana/search.json", {"message": "Unauthorized"}, {"test_grafana_dashboards[dashboards]"}, "JSON array"),
+        ("prometheus/targets.json", [], PROMETHEUS_TARGET_CHECKS, "prometheus"),
+    ],
+    ids=["grafana", "prometheus"],
+)
+def test_a_malformed_service_body_in_a_snapshot_is_that_service_s_error_only(
+    pytester: pytest.Pytester, demo: Snapshot, file: str, body: Any, erred: set[str], reason: str
+) -> None:
+    demo.files[file] = body
+    run = run_suite(pytester, f"--snapshot={demo.write(pytester.path / 'snapshot')}")
+    assert run.result.ret == 2, run.result.stdout.str()
+    assert {name for name, o in run.outcomes.items() if o.outcome == "error"} == erred
+    assert all(reason in run.outcomes[name].message for name in erred)
+    assert sum(o.outcome == "passed" for o in run.outcomes.values()) > 90

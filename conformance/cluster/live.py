@@ -30,7 +30,7 @@ from conformance.cluster.resources import Resource
 from conformance.cluster.snapshot import parse_list, parse_projected
 from conformance.cluster.spool import PageSpool
 from conformance.cluster.state import ClusterState, Provenance, ResourceStats
-from conformance.errors import ApiError, SourceError, status_message
+from conformance.errors import ApiError, ConformanceError, SourceError, status_message
 from conformance.profile.model import Collection, Profile
 from conformance.services.source import LiveContext, ServiceSource
 from conformance.transport import (
@@ -429,6 +429,8 @@ def _collect_service(context: LiveContext, source: ServiceSource) -> _Fetched:
         documents = {file: source.sanitize(file, body) for file, body in source.collect(context).items()}
     except SourceError as exc:
         return _Fetched({}, time.perf_counter() - began, exc)
+    except ConformanceError as exc:  # a body the service sent malformed
+        return _Fetched({}, time.perf_counter() - began, SourceError(source.name, str(exc)))
     except Exception as exc:  # a client library's own error must not end the run
         return _Fetched({}, time.perf_counter() - began, SourceError(source.name, f"{type(exc).__name__}: {exc}"))
     return _Fetched(documents, time.perf_counter() - began)

@@ -135,8 +135,13 @@ def read_services(
             continue
         for file in source.files:
             path = directory / source.name / file
-            if path.is_file():
+            if not path.is_file():
+                continue
+            try:
                 state.documents[f"{source.name}/{file}"] = source.sanitize(file, path.read_bytes())
+            except ConformanceError as exc:  # a malformed body is this service's error, not the whole run's
+                state.service_errors[source.name] = SourceError(source.name, str(exc))
+                break
 
 
 def read_snapshot(

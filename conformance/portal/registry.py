@@ -7,13 +7,15 @@ The response shape is a profile setting: a JSON list of objects, or an object ho
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from conformance.check import Culprit, Finding
+from conformance.check import Culprit, Derived, Finding
 from conformance.cluster.resources import WORKLOADS, Resource
 from conformance.cluster.state import ClusterState
 from conformance.errors import MalformedObject
 from conformance.profile.model import Profile
+from conformance.profile.model_base import Severity, Traced
 from conformance.profile.services import Portal
 from conformance.services.source import LiveContext, ServiceSource, load_json, redact_url
 
@@ -71,7 +73,31 @@ def services_registered(state: ClusterState, settings: Portal, _profile: Profile
     )
 
 
-def targets_exist(state: ClusterState, settings: Portal, _profile: Profile) -> Finding:
+# Weakest first: a verdict resting on one assumed target rests on an assumption.
+_BASIS_ORDER = ("assumed", "observed", "report")
+
+
+@dataclass(frozen=True)
+class PortalTargets(Derived):
+    """The targets check's expectation: the portal's settings, with the provenance of the targets themselves,
+    which can differ from the names' (a report may list the services and name no workload behind them)."""
+
+    portal: Portal
+
+    @property
+    def traced(self) -> Traced:
+        marked = [t for t in self.portal.targets if t.basis is not None]
+        if len(marked) < len(self.portal.targets) or not marked:
+            return self.portal
+        return min(marked, key=lambda t: _BASIS_ORDER.index(t.basis or "report"))
+
+    @property
+    def severity(self) -> Severity | None:
+        return self.portal.severity
+
+
+def targets_exist(state: ClusterState, expected: PortalTargets, _profile: Profile) -> Finding:
+    settings = expected.portal
     names = set(registered(state, settings))
     culprits, checked = [], 0
     for target in settings.targets:
@@ -91,5 +117,6 @@ def targets_exist(state: ClusterState, settings: Portal, _profile: Profile) -> F
     )
 
 
-def target_reads(settings: Portal) -> tuple[Resource | ServiceSource, ...]:
+def target_reads(expected: PortalTargets) -> tuple[Resource | ServiceSource, ...]:
+    settings = expected.portal
     return (SOURCE, *sorted({WORKLOADS[t.kind] for t in settings.targets}, key=lambda r: r.name))

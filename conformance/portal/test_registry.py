@@ -1,23 +1,24 @@
 """Portal: the services the report names are registered, and each points at something that exists."""
 
-from typing import Any
-
 from conformance.check import Finding, check
 from conformance.portal import registry
 from conformance.profile.model import Profile
+from conformance.profile.services import Portal
 
 
-def _portal(name: str) -> Any:
-    def expand(profile: Profile) -> list[tuple[str, Any]] | None:
-        return [(name, profile.services.portal)] if profile.services and profile.services.portal else None
+def _registered(profile: Profile) -> list[tuple[str, Portal]] | None:
+    return [("registered", profile.services.portal)] if profile.services and profile.services.portal else None
 
-    return expand
+
+def _targets(profile: Profile) -> list[tuple[str, registry.PortalTargets]] | None:
+    portal = profile.services.portal if profile.services else None
+    return [("targets", registry.PortalTargets(portal))] if portal else None
 
 
 @check(
     area="portal",
     requirement="The portal API lists every expected service",
-    expand=_portal("registered"),
+    expand=_registered,
     reads=(registry.SOURCE,),
     evaluate=registry.services_registered,
     severity="normal",
@@ -30,7 +31,7 @@ def test_portal_services(finding: Finding) -> None:
 @check(
     area="portal",
     requirement="Every registered service points at a workload that exists",
-    expand=_portal("targets"),
+    expand=_targets,
     reads=registry.target_reads,
     evaluate=registry.targets_exist,
     severity="normal",

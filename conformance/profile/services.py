@@ -150,7 +150,10 @@ class Kafka(Traced):
     sasl_password: Credential | None = None
 
 
-class PortalTarget(Strict):
+class PortalTarget(Traced):
+    """A registered name and the workload behind it; its provenance is its own (a report may name the services
+    and not the workloads behind them)."""
+
     service: Text = Field(description="The name the portal registers.")
     namespace: Namespace
     kind: Literal["Deployment", "StatefulSet", "DaemonSet"]

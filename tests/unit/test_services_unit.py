@@ -118,7 +118,10 @@ def test_services_registered(document: Any, settings: Portal, want: list[tuple[s
     ],
 )
 def test_portal_cannot_be_evaluated(body: Any, settings: Portal, error: type[Exception], reason: str) -> None:
-    for evaluate in (registry.services_registered, registry.targets_exist):
+    def targets(given: Any, portal: Portal, profile: Any) -> Any:
+        return registry.targets_exist(given, registry.PortalTargets(portal), profile)
+
+    for evaluate in (registry.services_registered, targets):
         with pytest.raises(error) as raised:
             evaluate(portal(body), settings, PROFILE)
         assert str(raised.value).startswith(reason)
@@ -162,7 +165,7 @@ def test_targets_exist(registered: list[str], catalog: bool, want: list[tuple[st
         {"deployments.apps": [{"metadata": meta("pricing-api", "apps")}], "statefulsets.apps": statefulsets},
         {"portal/services.json": [{"name": n} for n in registered]},
     )
-    finding = registry.targets_exist(given, TARGETS, PROFILE)
+    finding = registry.targets_exist(given, registry.PortalTargets(TARGETS), PROFILE)
     assert culprits(finding) == want
     assert (finding.expected, finding.observed, finding.inspected, finding.evidence) == (
         "every registered service points at a workload that exists",
@@ -174,13 +177,14 @@ def test_targets_exist(registered: list[str], catalog: bool, want: list[tuple[st
 
 def test_targets_need_their_workload_lists() -> None:
     with pytest.raises(SourceError) as raised:
-        registry.targets_exist(portal([{"name": "catalog"}]), TARGETS, PROFILE)
+        registry.targets_exist(portal([{"name": "catalog"}]), registry.PortalTargets(TARGETS), PROFILE)
     assert str(raised.value) == "statefulsets.apps: was not collected in this run"
 
 
 def test_target_reads_name_the_registry_and_each_kind_once() -> None:
-    assert [str(r) for r in registry.target_reads(TARGETS)] == ["portal", "deployments.apps", "statefulsets.apps"]
-    assert [str(r) for r in registry.target_reads(PORTAL)] == ["portal"]
+    reads = registry.target_reads(registry.PortalTargets(TARGETS))
+    assert [str(r) for r in reads] == ["portal", "deployments.apps", "statefulsets.apps"]
+    assert [str(r) for r in registry.target_reads(registry.PortalTargets(PORTAL))] == ["portal"]
 
 
 def test_portal_bodies_are_stored_without_credentials() -> None:
@@ -460,3 +464,26 @@ def test_jaeger_cannot_be_evaluated(document: Any, error: type[Exception], reaso
     assert str(raised.value).startswith(reason)
     if not reason.endswith("("):
         assert str(raised.value) == reason
+
+
+@pytest.mark.parametrize(
+    ("target_bases", "want"),
+    [
+        pytest.param(["assumed", "assumed"], "assumed", id="targets-assumed-names-reported"),
+        pytest.param(["report", "assumed"], "assumed", id="one-assumed-target-makes-it-assumed"),
+        pytest.param(["report", "observed"], "observed", id="weakest-basis"),
+        pytest.param(["report", "report"], "report", id="all-reported"),
+        pytest.param([None, "assumed"], "report", id="an-unmarked-target-takes-the-section"),
+    ],
+)
+def test_targets_rest_on_their_own_basis(target_bases: list[str | None], want: str) -> None:
+    marks = {"report": {"source": "the report"}, "assumed": {"basis": "assumed"}, "observed": {"basis": "observed"}}
+    portal = Portal(
+        source="Service Communication Test › Services registered",
+        targets=[
+            {"service": f"s{i}", "namespace": "apps", "kind": "Deployment", "name": f"d{i}", **marks.get(b or "", {})}
+            for i, b in enumerate(target_bases)
+        ],
+    )
+    assert portal.basis == "report"
+    assert registry.PortalTargets(portal).basis == want
