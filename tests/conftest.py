@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
-# pytester runs the suite as users do; the plugin itself comes from its entry point.
-pytest_plugins = ["pytester"]
+# pytester runs the suite as users do; the plugin itself comes from its entry point. realserver: a real
+# kube-apiserver and etcd (envtest) as fixtures.
+pytest_plugins = ["pytester", "realserver"]
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "snapshots" / "254carbon"
