@@ -268,19 +268,7 @@ def pod(
     init = [_sidecar(max(cpu_m // 10, 1))] if sidecar else []
     containers = [app]
     spec: Obj = {
-        "volumes": [
-            {"name": "config", "configMap": {"name": f"{labels.get('app', name)}-config", "defaultMode": 420}},
-            {
-                "name": "kube-api-access",
-                "projected": {
-                    "sources": [
-                        {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
-                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                    ],
-                    "defaultMode": 420,
-                },
-            },
-        ],
+        "volumes": _volumes(labels.get("app", name)),
         "initContainers": init,
         "containers": containers,
         "restartPolicy": "Never" if owner[0] == "Job" else "Always",
@@ -349,12 +337,33 @@ def _selector_labels(app: str, namespace: str) -> dict[str, str]:
     return {"app": app, "app.kubernetes.io/name": app, "app.kubernetes.io/instance": namespace}
 
 
+def _volumes(app: str) -> list[Obj]:
+    """The volumes every container's mounts name (an API server rejects a mount of an undeclared volume)."""
+    return [
+        {"name": "config", "configMap": {"name": f"{app}-config", "defaultMode": 420}},
+        {
+            "name": "kube-api-access",
+            "projected": {
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                ],
+                "defaultMode": 420,
+            },
+        },
+    ]
+
+
 def _template(app: str, namespace: str, cpu_m: int) -> Obj:
     labels = {**_selector_labels(app, namespace), "version": "v1", "security.istio.io/tlsMode": "istio"}
     image = f"registry.example.com/{namespace}/{app}:1.0.0"
     return {
         "metadata": {"labels": labels, "annotations": {"kubectl.kubernetes.io/restartedAt": "2025-01-01T00:00:00Z"}},
-        "spec": {"containers": [_container(app, image, cpu_m, 8080)], "restartPolicy": "Always"},
+        "spec": {
+            "volumes": _volumes(app),
+            "containers": [_container(app, image, cpu_m, 8080)],
+            "restartPolicy": "Always",
+        },
     }
 
 
@@ -590,7 +599,10 @@ class Generator:
             "template": template,
             "serviceName": app,
             "volumeClaimTemplates": [
-                {"metadata": {"name": "data"}, "spec": {"resources": {"requests": {"storage": "10Gi"}}}}
+                {
+                    "metadata": {"name": "data"},
+                    "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "10Gi"}}},
+                }
             ],
         }
         status = {
@@ -637,3 +649,55 @@ class Generator:
 def generate(pods: int, now: datetime | None = None) -> dict[str, list[Obj]]:
     """The resources of a cluster of about `pods` pods."""
     return Generator(Shape(pods), now).build()
+
+
+# The kind and API version of each generated resource; the items themselves carry them only where a real
+# list does (custom resources, metrics).
+KINDS: dict[str, tuple[str, str]] = {
+    "pods": ("v1", "Pod"),
+    "nodes": ("v1", "Node"),
+    "namespaces": ("v1", "Namespace"),
+    "persistentvolumeclaims": ("v1", "PersistentVolumeClaim"),
+    "deployments.apps": ("apps/v1", "Deployment"),
+    "replicasets.apps": ("apps/v1", "ReplicaSet"),
+    "statefulsets.apps": ("apps/v1", "StatefulSet"),
+    "daemonsets.apps": ("apps/v1", "DaemonSet"),
+    "jobs.batch": ("batch/v1", "Job"),
+    "peerauthentications.security.istio.io": ("security.istio.io/v1", "PeerAuthentication"),
+    "authorizationpolicies.security.istio.io": ("security.istio.io/v1", "AuthorizationPolicy"),
+    "virtualservices.networking.istio.io": ("networking.istio.io/v1", "VirtualService"),
+    "destinationrules.networking.istio.io": ("networking.istio.io/v1", "DestinationRule"),
+    "servicemonitors.monitoring.coreos.com": ("monitoring.coreos.com/v1", "ServiceMonitor"),
+}
+# Served by metrics-server through the aggregation layer: nothing an API server alone can store.
+AGGREGATED = ("nodes.metrics.k8s.io",)
+
+
+def _custom_resource_definition(stem: str, api_version: str, kind: str) -> Obj:
+    plural, group = stem.split(".", 1)
+    schema = {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": stem},
+        "spec": {
+            "group": group,
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind, "listKind": f"{kind}List"},
+            "versions": [{"name": api_version.split("/")[1], "served": True, "storage": True, "schema": schema}],
+        },
+    }
+
+
+def api_objects(resources: dict[str, list[Obj]]) -> list[Obj]:
+    """The generated cluster as objects to create through an API server: each with its kind and apiVersion,
+    a CustomResourceDefinition per custom kind, and nothing of the aggregated metrics API."""
+    objects: list[Obj] = []
+    for stem, items in resources.items():
+        if stem in AGGREGATED:
+            continue
+        api_version, kind = KINDS[stem]
+        if "." in api_version.split("/")[0]:
+            objects.append(_custom_resource_definition(stem, api_version, kind))
+        objects += [{"apiVersion": api_version, "kind": kind, **item} for item in items]
+    return objects

@@ -32,7 +32,6 @@ def main() -> None:
 
     resources = generate(args.pods)
     server = KubeApiServer(resources, token=TOKEN)
-    server.watch_cache_pagination = True  # page resourceVersion=0 lists, as API servers since 1.34 do
     if args.delay:
         server.delay(LIST_PATHS, args.delay)
     server.start()

@@ -626,7 +626,18 @@ def _encode_continue(rv: int, start_key: str) -> str:
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
+_RAW_URL_BASE64 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
 def _decode_continue(token: str) -> tuple[int, str]:
+    # The apiserver decodes with Go's base64.RawURLEncoding: no padding, and its error names the first bad byte.
+    bad = next((i for i, char in enumerate(token) if char not in _RAW_URL_BASE64), None)
+    if bad is None and len(token) % 4 == 1:
+        bad = len(token) - 1
+    if bad is not None:
+        raise _bad_request(
+            f"invalid continue token: continue key is not valid: illegal base64 data at input byte {bad}"
+        )
     try:
         raw = base64.b64decode(token + "=" * (-len(token) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
@@ -926,9 +937,6 @@ class KubeApiServer:
         self.version_info = _version_info(version)
         #: Expire every continue token (410), like a server whose etcd compacted between pages.
         self.expire_continue_tokens = False
-        #: v1.31 serves resourceVersion=0 lists from the watch cache, which ignores limit (no paging).
-        #: Set True to paginate them anyway, as servers with ListFromCacheSnapshot (v1.34+) do.
-        self.watch_cache_pagination = False
         self._requested_port = port
         self._api_versions = dict(api_versions or {})
         self._cluster_scoped = set(cluster_scoped)
@@ -949,6 +957,8 @@ class KubeApiServer:
         self._catalog = _make_catalog(self._data)
         rvs = [_rv_of(e.obj) for r in self._data.values() for e in r.entries]
         self._rv = max((int(rv) for rv in rvs if rv.isdigit()), default=0) + 1
+        # Revisions below this are compacted away: lists and continue tokens at them are 410 Expired.
+        self._compacted = 0
 
     @classmethod
     def from_snapshot(cls, path: str | Path, **kwargs: Any) -> KubeApiServer:
@@ -1040,9 +1050,13 @@ class KubeApiServer:
             return self._rv
 
     def bump_resource_version(self) -> int:
-        """Advance the list resourceVersion; continue tokens issued before now get 410 Expired."""
+        """A write and then an etcd compaction: continue tokens issued before now get 410 Expired.
+
+        A write alone (set_resource) expires nothing: a real server serves a token's snapshot until etcd
+        compacts it (every 5 minutes by default)."""
         with self._lock:
             self._rv += 1
+            self._compacted = self._rv
             return self._rv
 
     def set_resource(self, stem: str, data: ResourceData, api_version: str | None = None) -> None:
@@ -1225,8 +1239,11 @@ class KubeApiServer:
             if len(parts) == 2:
                 return self._ok({"kind": "APIGroup", "apiVersion": "v1", **self._group_doc(cat, parts[1])})
             group, version, rest = parts[1], parts[2], parts[3:]
-        else:
+        elif parts[0] == "api":
             raise _not_found_path()
+        else:
+            # A group the server does not serve falls through to Go's http.NotFound: plain text, not a Status.
+            return _plain(404, "404 page not found")
         if version not in cat.groups.get(group, []):
             raise _not_found_path()
         if not rest:
@@ -1266,11 +1283,13 @@ class KubeApiServer:
                 limit = int(raw_limit)
             except ValueError:
                 raise _bad_request(f'strconv.ParseInt: parsing "{raw_limit}": invalid syntax') from None
-        from_cache = rv_param == "0" and not token and not self.watch_cache_pagination
+        # A resourceVersion=0 list is served from the watch cache, which ignores limit: one response with
+        # every item, no continue (measured on v1.36, whose cache pages only continue requests).
+        from_cache = rv_param == "0" and not token
         if (limit is not None and limit <= 0) or not rtype.paged or from_cache:
-            limit = None  # limit<=0 means "all"; rv=0 is served from the watch cache, which ignores limit
+            limit = None  # limit<=0 means "all"
         with self._lock:
-            list_rv, expire = self._rv, self.expire_continue_tokens
+            list_rv, expire, compacted = self._rv, self.expire_continue_tokens, self._compacted
         if rtype.paged and rv_param.isdigit() and int(rv_param) > 0:
             requested = int(rv_param)
             if requested > list_rv:
@@ -1278,16 +1297,16 @@ class KubeApiServer:
                 raise _ApiError(
                     504,
                     "Timeout",
-                    f"Too large resource version: {requested}, current: {list_rv}",
+                    f"Timeout: Too large resource version: {requested}, current: {list_rv}",
                     {"causes": causes, "retryAfterSeconds": 1},
                     headers={"Retry-After": "1"},
                 )
-            if match == "Exact" and requested < list_rv:
-                raise _ApiError(410, "Expired", f"too old resource version: {requested} ({list_rv})")
+            if match == "Exact" and requested < compacted:
+                raise _ApiError(410, "Expired", "The resourceVersion for the provided list is too old.")
         start = ""
         if token:
             token_rv, start = _decode_continue(token)
-            if expire or 0 < token_rv < list_rv:
+            if expire or 0 < token_rv < compacted:
                 raise _ApiError(
                     410,
                     "Expired",
@@ -1355,7 +1374,7 @@ class KubeApiServer:
                 same_service = (h for (ns, n, _), h in self._proxies.items() if (ns, n) == (namespace, name))
                 handler = next(same_service, None)
         if handler is None:
-            raise _ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"')
+            raise self._unreachable_service(namespace, name, port)
         forwarded = {k: v for k, v in headers.items() if k.lower() not in _HOP_BY_HOP}
         forwarded["X-Forwarded-Uri"] = m.group(0)
         forwarded["X-Forwarded-Host"] = lowered.get("host", "")
@@ -1369,6 +1388,23 @@ class KubeApiServer:
             raise _ApiError(503, "ServiceUnavailable", f"error trying to reach service: {exc}") from None
         kept = {k: v for k, v in out_headers.items() if k.lower() not in _HOP_BY_HOP}
         return ApiResponse(status, kept, out_body)
+
+    def _unreachable_service(self, namespace: str, name: str, port: str | None) -> _ApiError:
+        """The apiserver's answer for a proxied service with no backend, when the served Services can tell.
+
+        A Service that does not exist is 404, and so is one without an Endpoints object (when Endpoints are
+        served); a port the Service does not have, or no ready address, is 503."""
+        services = self._catalog.by_gvr.get(("", "v1", "services"))
+        endpoints = self._catalog.by_gvr.get(("", "v1", "endpoints"))
+        entry = services.find(namespace, name) if services is not None else None
+        missing = services is not None and entry is None
+        if missing or (endpoints is not None and endpoints.find(namespace, name) is None):
+            return _ApiError(404, "NotFound", f'services "{name}" not found', {"name": name, "kind": "services"})
+        if entry is not None and port is not None:
+            ports = (entry.obj.get("spec") or {}).get("ports") or []
+            if not any(port in (str(p.get("port")), p.get("name")) for p in ports):
+                return _ApiError(503, "ServiceUnavailable", f'no service port {port} found for service "{name}"')
+        return _ApiError(503, "ServiceUnavailable", f'no endpoints available for service "{name}"')
 
     def _port_forward(self, method: str, m: re.Match[str], raw_query: str, lowered: Mapping[str, str]) -> ApiResponse:
         """pods/portforward: the apiserver's checks, then the kubelet's, then the RFC 6455 handshake (_Upgrade)."""

@@ -226,7 +226,6 @@ def test_discovery_documents(server: KubeApiServer) -> None:
 @pytest.mark.parametrize(
     "path",
     [
-        "/apis/nope.example.com",
         "/apis/apps/v2",
         "/api/v1/widgets",
         "/apis/apps/v1/namespaces/x/jobs",
@@ -240,6 +239,13 @@ def test_unknown_paths_are_404_status(server: KubeApiServer, path: str) -> None:
     assert headers["Content-Type"] == "application/json"
     assert_status(doc, 404, "NotFound")
     assert doc["message"] == "the server could not find the requested resource"
+
+
+@pytest.mark.parametrize("path", ["/apis/nope.example.com", "/apis/nope.example.com/v1/widgets"])
+def test_an_unserved_group_is_go_s_plain_text_404(server: KubeApiServer, path: str) -> None:
+    # As the real server: an unknown group never reaches the API handlers, so no Status body.
+    status, headers, body = http(server, path)
+    assert (status, headers["Content-Type"], body) == (404, "text/plain; charset=utf-8", b"404 page not found\n")
 
 
 def test_version_is_configurable() -> None:
@@ -344,11 +350,13 @@ def test_resource_version_zero_is_served_unpaged_like_the_watch_cache(server: Ku
     doc = get_json(server, f"/api/v1/pods?{query}")[1]
     assert len(doc["items"]) == POD_COUNT
     assert "continue" not in doc["metadata"]
-    server.watch_cache_pagination = True
-    doc = get_json(server, f"/api/v1/pods?{query}")[1]
+    assert "remainingItemCount" not in doc["metadata"]
+    assert server.requests[-1].query["resourceVersionMatch"] == "NotOlderThan"
+    # Without resourceVersion (a consistent read) the same limit pages.
+    doc = get_json(server, "/api/v1/pods?limit=5")[1]
     assert len(doc["items"]) == 5
     assert doc["metadata"]["continue"]
-    assert server.requests[-1].query["resourceVersionMatch"] == "NotOlderThan"
+    assert doc["metadata"]["remainingItemCount"] == POD_COUNT - 5
 
 
 def test_list_option_validation(server: KubeApiServer) -> None:

@@ -61,10 +61,9 @@ def outcomes_of(run: SuiteRun) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("consistent", [False, True], ids=["watch-cache", "consistent"])
-def test_live_run_matches_the_snapshot_run_and_pages_every_list(
+def test_live_run_matches_the_snapshot_run_paged_or_from_the_watch_cache(
     consistent: bool, server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
 ) -> None:
-    server.watch_cache_pagination = True  # page resourceVersion=0 lists too, as servers since 1.34 do
     profile = paged_profile(pytester.path, consistent=consistent)
     live_run = live(pytester, kubeconfig, profile=str(profile))
     snapshot_run = run_suite(pytester, f"--snapshot={DEMO}", profile=str(profile))
@@ -73,13 +72,15 @@ def test_live_run_matches_the_snapshot_run_and_pages_every_list(
     assert len(outcomes_of(live_run)) >= 60
 
     pod_lists = [r for r in server.requests if r.path == "/api/v1/pods"]
-    assert len(pod_lists) == -(-80 // 7)  # ceil(80 / 7) pages, one list
     assert all(r.query["limit"] == "7" for r in pod_lists)
     assert "continue" not in pod_lists[0].query
-    assert all("continue" in r.query for r in pod_lists[1:])
     if consistent:
+        assert len(pod_lists) == -(-80 // 7)  # ceil(80 / 7) pages, one list
+        assert all("continue" in r.query for r in pod_lists[1:])
         assert all("resourceVersion" not in r.query for r in pod_lists)
     else:
+        # The watch cache ignores limit at resourceVersion=0: one response with every pod, as a real server.
+        assert len(pod_lists) == 1
         assert pod_lists[0].query["resourceVersion"] == "0"
         assert pod_lists[0].query["resourceVersionMatch"] == "NotOlderThan"
     # Only reads, only what the checks need, never Secrets, never per namespace.
@@ -161,8 +162,8 @@ def test_unreachable_api_server_is_an_error_for_every_check(tmp_path: Path, pyte
 
 
 def test_collector_follows_continue_tokens_to_the_last_page(server: KubeApiServer, kubeconfig: Path) -> None:
-    server.watch_cache_pagination = True
-    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=5))
+    # Consistent reads page; a resourceVersion=0 list would be one response whatever the limit.
+    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=5, consistent_reads=True))
     stats = ResourceStats()
     items, api_version = client.list(PODS, stats)
     assert api_version == "v1"
@@ -172,8 +173,7 @@ def test_collector_follows_continue_tokens_to_the_last_page(server: KubeApiServe
 
 
 def test_expired_continue_token_restarts_the_list(server: KubeApiServer, kubeconfig: Path) -> None:
-    server.watch_cache_pagination = True
-    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=30))
+    client = KubeClient(load_target(str(kubeconfig), None), Collection(page_size=30, consistent_reads=True))
     original = client.get
 
     def get_and_compact(path: str, query: dict[str, str], resource: str, stats: ResourceStats) -> bytes:
@@ -214,11 +214,11 @@ def test_broken_kubeconfig_is_a_usage_error(tmp_path: Path, pytester: pytest.Pyt
     assert "Traceback" not in run.result.stderr.str() + run.result.stdout.str()
 
 
-def test_one_paged_list_per_kind_read_from_the_watch_cache(
-    server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
+@pytest.mark.parametrize("consistent", [False, True], ids=["watch-cache", "consistent"])
+def test_one_list_per_kind_paged_or_from_the_watch_cache(
+    consistent: bool, server: KubeApiServer, kubeconfig: Path, pytester: pytest.Pytester
 ) -> None:
-    server.watch_cache_pagination = True
-    run = live(pytester, kubeconfig, profile=str(paged_profile(pytester.path, page_size=7)))
+    run = live(pytester, kubeconfig, profile=str(paged_profile(pytester.path, page_size=7, consistent=consistent)))
     assert run.result.ret == 0, run.result.stdout.str()
     served = server.resource_types
     lists: dict[str, list[dict[str, str]]] = {}
@@ -231,25 +231,26 @@ def test_one_paged_list_per_kind_read_from_the_watch_cache(
         stem = next(s for s, t in served.items() if path.endswith(f"/{t.group_version}/{t.name}"))
         items = len(orjson.loads((DEMO / "kubernetes" / f"{stem}.json").read_bytes())["items"])
         paged = served[stem].paged
-        # One list per kind per run: the first page from the watch cache, then its continue tokens only.
-        assert len(queries) == (max(1, -(-items // 7)) if paged else 1), path
-        assert [q.get("resourceVersion") for q in queries] == ["0"] + [None] * (len(queries) - 1), path
-        assert queries[0]["resourceVersionMatch"] == "NotOlderThan"
         assert "continue" not in queries[0]
-        assert all("continue" in q and q["limit"] == "7" for q in queries[1:]), path
+        assert all(q["limit"] == "7" for q in queries), path
+        if consistent:  # one list per kind per run: its first page, then its continue tokens only
+            assert len(queries) == (max(1, -(-items // 7)) if paged else 1), path
+            assert all("resourceVersion" not in q for q in queries), path
+            assert all("continue" in q for q in queries[1:]), path
+        else:  # one request per kind: the watch cache answers resourceVersion=0 whole, ignoring limit
+            assert queries == [{"limit": "7", "resourceVersion": "0", "resourceVersionMatch": "NotOlderThan"}], path
     assert not any("/namespaces/" in r.path and r.method == "GET" for r in server.requests if "/proxy" not in r.path)
-    run.result.stdout.fnmatch_lines(["collected pods: 80 objects, 12 requests, *"])
+    run.result.stdout.fnmatch_lines([f"collected pods: 80 objects, {12 if consistent else 1} requests, *"])
 
 
 def test_a_long_list_reports_its_progress_while_it_runs(server: KubeApiServer, kubeconfig: Path) -> None:
-    server.watch_cache_pagination = True
     server.delay(r"^/api/v1/pods$", 1.0)  # every page of pods waits a second: the list takes 4s
     profile = Profile.model_validate(
         {
             "apiVersion": "conformance/v1alpha1",
             "kind": "Profile",
             "metadata": {"name": "slow"},
-            "collection": {"page_size": 20},
+            "collection": {"page_size": 20, "consistent_reads": True},
         }
     )
     lines: list[str] = []
