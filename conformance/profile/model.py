@@ -40,7 +40,13 @@ class Metadata(Strict):
 class Collection(Strict):
     """How a live run reads the API server."""
 
-    page_size: Count = Field(default=500, ge=1, le=10000, description="Items per list page (limit).")
+    page_size: Count = Field(
+        default=500,
+        ge=1,
+        le=10000,
+        description="Items per list page (limit). A real API server pages consistent reads only: a list from its "
+        "watch cache (resourceVersion=0, the default) comes in one response whatever the limit.",
+    )
     connect_timeout: Duration = Field(default=timedelta(seconds=5))
     read_timeout: Duration = Field(default=timedelta(seconds=30))
     retries: Count = Field(default=4, le=20, description="Retries for 429, 5xx and connection errors.")
@@ -52,7 +58,8 @@ class Collection(Strict):
     )
     consistent_reads: StrictBool = Field(
         default=False,
-        description="Read from etcd (resourceVersion unset) instead of the API server's watch cache.",
+        description="Read from etcd (resourceVersion unset), page by page, instead of from the API server's watch "
+        "cache in one response per list.",
     )
     settle: Duration | None = Field(
         default=None,
