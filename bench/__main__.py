@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +40,9 @@ class Server:
     kubeconfig: Path
     objects: dict[str, int]
     token: str
+    kind: str = "emulator"
+    ca_file: str | None = None
+    seed_seconds: float = 0.0
 
     def requests(self) -> list[dict[str, Any]]:
         """The requests the server received since the last call."""
@@ -57,12 +61,14 @@ class Server:
             self.process.wait(timeout=30)
 
 
-def start_server(pods: int, delay: float, workdir: Path) -> Server:
+def start_server(pods: int, delay: float, workdir: Path, kind: str = "emulator") -> Server:
     from bench.serve import TOKEN
 
     kubeconfig = workdir / "kubeconfig"
-    process = subprocess.Popen(
-        [
+    if kind == "real":  # a real kube-apiserver and etcd, seeded through the API (bench.serve_real)
+        command = [sys.executable, "-m", "bench.serve_real", "--pods", str(pods), "--kubeconfig", str(kubeconfig)]
+    else:
+        command = [
             sys.executable,
             "-m",
             "bench.serve",
@@ -72,7 +78,9 @@ def start_server(pods: int, delay: float, workdir: Path) -> Server:
             str(delay),
             "--kubeconfig",
             str(kubeconfig),
-        ],
+        ]
+    process = subprocess.Popen(
+        command,
         cwd=ROOT,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -83,7 +91,19 @@ def start_server(pods: int, delay: float, workdir: Path) -> Server:
     if not line:
         raise SystemExit(f"the benchmark server did not start (exit {process.wait()})")
     ready = orjson.loads(line)
-    return Server(process, ready["url"], kubeconfig, ready["objects"], TOKEN)
+    if "error" in ready:
+        process.wait(timeout=30)
+        raise SystemExit(f"error: {ready['error']}")
+    return Server(
+        process,
+        ready["url"],
+        kubeconfig,
+        ready["objects"],
+        ready.get("token", TOKEN),
+        kind,
+        ready.get("ca_file"),
+        ready.get("seed_seconds", 0.0),
+    )
 
 
 def _child_environment() -> dict[str, str]:
@@ -112,7 +132,7 @@ def list_path(name: str, group_versions: dict[str, str]) -> str:
 
 def baseline(server: Server, paths: list[str], page_size: int) -> tuple[float, int, int]:
     """Fetch every list raw, page by page, as the suite asks for them; (seconds, bytes, requests)."""
-    pool = urllib3.PoolManager(maxsize=2)
+    pool = urllib3.PoolManager(maxsize=2, ca_certs=server.ca_file) if server.ca_file else urllib3.PoolManager(maxsize=2)
     headers = {"Authorization": f"Bearer {server.token}", "Accept": "application/json"}
     total = requests = 0
     began = time.perf_counter()
@@ -132,6 +152,24 @@ def baseline(server: Server, paths: list[str], page_size: int) -> tuple[float, i
                 break
             query = {"limit": str(page_size), "continue": token}
     return time.perf_counter() - began, total, requests
+
+
+def kubectl_peer(server: Server, paths: list[str], page_size: int) -> float | None:
+    """kubectl's time for the same first-page requests (`kubectl get --raw`, one process per list, as a user would
+    run it); None without kubectl. A real server answers each watch-cache list whole, so one request is the list."""
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        return None
+    query = urlencode({"limit": str(page_size), "resourceVersion": "0", "resourceVersionMatch": "NotOlderThan"})
+    began = time.perf_counter()
+    for path in paths:
+        subprocess.run(
+            [kubectl, f"--kubeconfig={server.kubeconfig}", "get", "--raw", f"{path}?{query}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,  # the same requests as the baseline's, a kind the server does not serve (404) included
+        )
+    return time.perf_counter() - began
 
 
 def _continue_token(body: bytes) -> str | None:
@@ -160,6 +198,9 @@ class Sample:
     queries: list[dict[str, str]] = field(default_factory=list)
     outcome: str = ""
     progress: list[str] = field(default_factory=list)
+    server: str = "emulator"
+    seed_seconds: float = 0.0
+    kubectl: list[float] = field(default_factory=list)
 
 
 def pytest_command(server: Server, profile: Path, reports: Path, *extra: str) -> list[str]:
@@ -207,13 +248,20 @@ def classify(requests: list[dict[str, Any]], sample: Sample) -> list[str]:
     return paths
 
 
-def measure(pods: int, runs: int, page_size: int, delay: float, evidence: str, out: IO[str]) -> Sample:
-    sample = Sample()
+def measure(
+    pods: int, runs: int, page_size: int, delay: float, evidence: str, out: IO[str], kind: str = "emulator"
+) -> Sample:
+    sample = Sample(server=kind)
     with tempfile.TemporaryDirectory(prefix="conformance-bench-") as temp:
         workdir = Path(temp)
         began = time.perf_counter()
-        server = start_server(pods, delay, workdir)
-        out.write(f"  cluster generated and served in {time.perf_counter() - began:.1f}s: {server.objects}\n")
+        server = start_server(pods, delay, workdir, kind)
+        sample.seed_seconds = server.seed_seconds
+        seeded = f" (seeded through the API in {server.seed_seconds:.1f}s)" if kind == "real" else ""
+        out.write(
+            f"  cluster generated and served by the {kind} server in {time.perf_counter() - began:.1f}s{seeded}: "
+            f"{server.objects}\n"
+        )
         profile = workdir / "bench.yaml"
         profile.write_text(
             f"extends: {PROFILE}\napiVersion: conformance/v1alpha1\nkind: Profile\n"
@@ -254,6 +302,13 @@ def measure(pods: int, runs: int, page_size: int, delay: float, evidence: str, o
                     server.requests()
                 seconds, sample.baseline_bytes, sample.baseline_requests = baseline(server, paths, page_size)
                 sample.baseline.append(seconds)
+                if kind == "real":
+                    peer = kubectl_peer(server, paths, page_size)
+                    if peer is None:
+                        if run == 0:
+                            out.write("  kubectl peer skipped: kubectl not on PATH\n")
+                    else:
+                        sample.kubectl.append(peer)
                 server.requests()
                 seconds, rss, output, code = run_measured(
                     [sys.executable, "-m", "bench.collect", str(server.kubeconfig), str(profile), *resources]
@@ -297,7 +352,12 @@ def report(pods: int, sample: Sample, out: IO[str]) -> dict[str, Any]:
         "pages": sample.pages,
         "first_page_queries": sample.queries,
         "outcome": sample.outcome,
+        "server": sample.server,
+        "seed_seconds": round(sample.seed_seconds, 3),
     }
+    if sample.kubectl:
+        k = med(sample.kubectl)
+        result.update(kubectl_seconds=round(k, 3), collection_over_kubectl=round(c / k, 2))
     out.write(
         f"\n{pods} pods ({result['baseline_mb']} MB in {sample.baseline_requests} pages), "
         f"medians of {len(sample.full)} runs\n"
@@ -310,6 +370,9 @@ def report(pods: int, sample: Sample, out: IO[str]) -> dict[str, Any]:
         f"  list pages per resource: {sample.pages}\n"
         f"  {sample.outcome}\n"
     )
+    if sample.kubectl:
+        k = med(sample.kubectl)
+        out.write(f"  (k) kubectl get --raw, same lists: {k:7.2f}s   c/k = {c / k:.2f}\n")
     if sample.progress:
         out.write(
             "  progress lines: "
@@ -335,6 +398,13 @@ def main(argv: list[str] | None = None) -> int:
         default="judged",
         help="the profile's collection.evidence: the fields the checks judge (the default) or whole objects",
     )
+    parser.add_argument(
+        "--server",
+        choices=("emulator", "real"),
+        default="emulator",
+        help="serve the generated cluster with the test emulator, or a real kube-apiserver and etcd from "
+        "KUBEBUILDER_ASSETS seeded through the API (with kubectl as a second peer)",
+    )
     parser.add_argument("--quick", action="store_true", help="one run of 1,000 pods (for CI)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -343,12 +413,12 @@ def main(argv: list[str] | None = None) -> int:
     out = sys.stdout
     out.write(
         f"benchmark: sizes {sizes}, {runs} runs each, page size {args.page_size}, delay {args.delay}s per page, "
-        f"{args.evidence} evidence\n"
+        f"{args.evidence} evidence, {args.server} server\n"
     )
     results = []
     for pods in sizes:
         out.write(f"\n{pods} pods:\n")
-        sample = measure(pods, runs, args.page_size, args.delay, args.evidence, out)
+        sample = measure(pods, runs, args.page_size, args.delay, args.evidence, out, args.server)
         results.append({**report(pods, sample, out), "delay": args.delay, "evidence": args.evidence})
     if args.json:
         Path(args.json).write_bytes(orjson.dumps(results, option=orjson.OPT_INDENT_2))

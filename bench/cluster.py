@@ -635,9 +635,17 @@ class Generator:
             "backoffLimit": 6,
             "template": {**template, "spec": {**template["spec"], "restartPolicy": "Never"}},
         }
+        done = self.clock.ago(days=11)
+        # As the Job controller of 1.31+ writes it: a real API server rejects Complete without SuccessCriteriaMet,
+        # startTime and completionTime.
         status = {
+            "startTime": done,
+            "completionTime": done,
             "succeeded": 1,
-            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": self.clock.ago(days=11)}],
+            "conditions": [
+                {"type": "SuccessCriteriaMet", "status": "True", "lastTransitionTime": done},
+                {"type": "Complete", "status": "True", "lastTransitionTime": done},
+            ],
         }
         job = self._workload("Job", namespace, name, spec, status)
         self.resources["jobs.batch"].append(job)

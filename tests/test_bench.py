@@ -3,6 +3,8 @@ each list once, from the watch cache. Timings are printed, never asserted."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +53,41 @@ def test_quick_benchmark_reports_ratios_memory_and_one_paged_list_per_kind(tmp_p
     assert result["baseline_requests"] == sum(pages.values())
     for query in result["first_page_queries"]:
         assert query == {"limit": "500", "resourceVersion": "0", "resourceVersionMatch": "NotOlderThan"}
+
+
+def bench(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+
+
+@pytest.mark.realserver
+def test_the_benchmark_against_a_real_server_reports_ratios_and_the_kubectl_peer(tmp_path: Path) -> None:
+    results = tmp_path / "real.json"
+    run = bench(tmp_path, "--server", "real", "--quick", "--json", str(results))
+    assert run.returncode == 0, run.stdout + run.stderr
+    [result] = orjson.loads(results.read_bytes())
+    assert result["server"] == "real"
+    assert result["seed_seconds"] > 0
+    assert result["pages"]["pods"] == 1  # a real server answers a watch-cache list whole, whatever the limit
+    for key in ("full_over_baseline", "collection_over_baseline", "full_peak_rss_mb", "baseline_seconds"):
+        assert result[key] > 0
+    assert "conformance bench:" in result["outcome"]
+    if shutil.which("kubectl"):
+        assert result["collection_over_kubectl"] > 0
+        assert "(k) kubectl get --raw, same lists" in run.stdout
+    else:
+        assert "kubectl peer skipped: kubectl not on PATH" in run.stdout
+
+
+def test_the_real_server_benchmark_without_binaries_says_how_to_get_them(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "KUBEBUILDER_ASSETS"}
+    run = bench(tmp_path, "--server", "real", "--quick", env=env)
+    assert run.returncode != 0
+    assert "setup-envtest use 1.34 --bin-dir DIR" in run.stderr
+    assert "Traceback" not in run.stdout + run.stderr
