@@ -228,7 +228,7 @@ def build(state: ClusterState, name: str, profile: Profile | None = None) -> Bas
     collection = settings_of(profile.collection) if profile is not None else {}
     if collection:  # how the given profile reads the cluster (page size, timeouts) is how the baseline's will
         document["collection"] = collection
-    baseline = Baseline(document, list(unread), profile.metadata.name if services and profile else None)
+    baseline = Baseline(document, unread, profile.metadata.name if services and profile else None)
     _keep_what_passes(baseline, state)
     return baseline
 

@@ -17,12 +17,10 @@ from typing import Any
 
 from conformance.cluster.resources import WORKLOADS
 from conformance.cluster.state import ClusterState
-from conformance.errors import ConformanceError, MalformedObject
+from conformance.errors import ConformanceError
 from conformance.profile.model import Profile
 
 PROVENANCE_KEYS = ("source", "note", "basis", "observed_at")
-# The sections whose values the services answer; the rest are copied with their provenance.
-OBSERVED = ("kafka", "portal", "prometheus", "grafana", "jaeger")
 
 
 def _plain(value: Any) -> Any:
@@ -50,17 +48,15 @@ def _provenance(section: Any) -> dict[str, Any]:
 
 
 def _kafka(state: ClusterState, section: Any, entry: dict[str, Any]) -> list[str]:
-    from conformance.kafka.topics import INTERNAL_PREFIX, listed_topics, metadata_of
+    from conformance.kafka.topics import METADATA_FILE, TopicSet, listed_topics, metadata_of
 
     listed, file = listed_topics(state)
-    if file.endswith("metadata.json"):
+    if file == METADATA_FILE:
         entry["brokers"] = len(metadata_of(state).brokers)
     prefixes = tuple(section.topics.prefixes) if section.topics else ()
-    names = sorted(
-        n
-        for n, error in listed.items()
-        if error is None and not n.startswith(INTERNAL_PREFIX) and (not prefixes or n.startswith(prefixes))
-    )
+    # Counted as the topics check counts them (internal topics aside), and only those served without an error.
+    counted = TopicSet(min=0, prefixes=prefixes)
+    names = sorted(n for n, error in listed.items() if error is None and counted.counts(n))
     topics: dict[str, Any] = {"min": len(names)}
     if prefixes:
         topics["prefixes"] = list(prefixes)
@@ -106,21 +102,16 @@ def _prometheus(state: ClusterState, _section: Any, entry: dict[str, Any]) -> li
 
 
 def _grafana(state: ClusterState, _section: Any, entry: dict[str, Any]) -> list[str]:
-    from conformance.services.source import load_json
+    from conformance.monitoring.grafana import dashboard_titles
 
-    document = load_json("grafana", "search.json", state.document("grafana", "search.json"))
-    if not isinstance(document, list):
-        raise MalformedObject("grafana/search.json: expected a JSON array of dashboards")
-    titles = [d["title"] for d in document if isinstance(d, dict) and isinstance(d.get("title"), str)]
-    entry["dashboards"] = sorted(set(titles))
+    entry["dashboards"] = sorted(set(dashboard_titles(state)))
     return []
 
 
 def _jaeger(state: ClusterState, _section: Any, entry: dict[str, Any]) -> list[str]:
-    from conformance.monitoring.jaeger import service_names
-    from conformance.services.source import load_json
+    from conformance.monitoring.jaeger import traced_services
 
-    names, _api = service_names(load_json("jaeger", "services.json", state.document("jaeger", "services.json")))
+    names, _api = traced_services(state)
     entry["services"] = sorted(names)
     entry["min_services"] = len(names)
     return []

@@ -1798,16 +1798,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def write_kubeconfig(
-    path: str | Path, server_url: str, token: str | None, context: str = "test", namespace: str | None = None
+    path: str | Path,
+    server_url: str,
+    token: str | None,
+    context: str = "test",
+    namespace: str | None = None,
+    certificate_authority: Path | None = None,
 ) -> Path:
-    """Write a kubeconfig (JSON, which is valid YAML) with one cluster/user/context set as current."""
+    """Write a kubeconfig (JSON, which is valid YAML) with one cluster/user/context set as current; with
+    `certificate_authority`, the server's CA inline, as kubectl writes it."""
     ctx: Obj = {"cluster": context, "user": context}
+    cluster: Obj = {"server": server_url}
+    if certificate_authority is not None:
+        cluster["certificate-authority-data"] = base64.b64encode(certificate_authority.read_bytes()).decode()
     if namespace:
         ctx["namespace"] = namespace
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": context, "cluster": {"server": server_url}}],
+        "clusters": [{"name": context, "cluster": cluster}],
         "users": [{"name": context, "user": {"token": token} if token else {}}],
         "contexts": [{"name": context, "context": ctx}],
         "current-context": context,

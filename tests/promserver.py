@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 from urllib.parse import parse_qsl
+
+from kafkabroker import free_port
 
 __all__ = ["NODE_EXPORTER", "PROMETHEUS", "PromServer", "free_port", "missing_binaries", "snapshot_proxy"]
 
@@ -51,13 +52,6 @@ def _terminate(processes: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> No
             process.wait(timeout=STOP_TIMEOUT)
         log.close()
     processes.clear()
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now (bound, read, released)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get_json(url: str, timeout: float = 2.0) -> Any:

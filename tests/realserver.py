@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import datetime
 import ipaddress
@@ -11,7 +10,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -28,6 +26,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+
+from kafkabroker import free_port
+from kubeapi import write_kubeconfig
 
 ASSETS_ENV = "KUBEBUILDER_ASSETS"
 SKIP_REASON = (
@@ -90,13 +91,6 @@ class _Resource:
     plural: str
     namespaced: bool
     has_status: bool
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _tail(path: Path, lines: int = 40) -> str:
@@ -243,7 +237,7 @@ class RealServer:
         self.ca_file = self.data_dir / "ca.crt"
         self.kubeconfig = directory / "kubeconfig"
         self.token = secrets.token_hex(16)
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"https://127.0.0.1:{self.port}"
         self._processes: list[tuple[str, subprocess.Popen[bytes]]] = []
         self._http: urllib3.PoolManager | None = None
@@ -265,7 +259,7 @@ class RealServer:
         _write_pki(self.data_dir)
         (self.data_dir / "tokens.csv").write_text(f'{self.token},admin,admin-uid,"system:masters"\n')
         (self.data_dir / "audit-policy.json").write_text(json.dumps(_AUDIT_POLICY))
-        client, peer = _free_port(), _free_port()
+        client, peer = free_port(), free_port()
         self._spawn(
             "etcd",
             [
@@ -403,19 +397,10 @@ class RealServer:
     # -- identities --------------------------------------------------------------------------------
 
     def kubeconfig_for(self, token: str, path: Path) -> Path:
-        """A kubeconfig (JSON, which is YAML) for this server as whoever holds `token`."""
-        ca = base64.b64encode(self.ca_file.read_bytes()).decode()
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "realserver", "cluster": {"server": self.url, "certificate-authority-data": ca}}],
-            "users": [{"name": "realserver", "user": {"token": token}}],
-            "contexts": [{"name": "realserver", "context": {"cluster": "realserver", "user": "realserver"}}],
-            "current-context": "realserver",
-        }
-        path.write_text(json.dumps(config, indent=2))
-        path.chmod(0o600)
-        return path
+        """A kubeconfig for this server as whoever holds `token`."""
+        written = write_kubeconfig(path, self.url, token, context="realserver", certificate_authority=self.ca_file)
+        written.chmod(0o600)
+        return written
 
     def service_account_token(self, namespace: str, name: str) -> str:
         """A bound token for the ServiceAccount (TokenRequest; no controller-manager mints Secrets here)."""

@@ -37,7 +37,8 @@ def collect(ctx: LiveContext) -> dict[str, bytes]:
 SOURCE = ServiceSource("grafana", ("search.json",), collect, sanitize)
 
 
-def dashboards(state: ClusterState, settings: Grafana, _profile: Profile) -> Finding:
+def dashboard_titles(state: ClusterState) -> list[str]:
+    """The title of every dashboard the search returned, in its order; MalformedObject for any other shape."""
     document: Any = load_json("grafana", "search.json", state.document("grafana", "search.json"))
     if not isinstance(document, list):
         raise MalformedObject("grafana/search.json: expected a JSON array of dashboards")
@@ -46,6 +47,11 @@ def dashboards(state: ClusterState, settings: Grafana, _profile: Profile) -> Fin
         if not isinstance(entry, dict) or not isinstance(entry.get("title"), str):
             raise MalformedObject(f"grafana/search.json: entry {index} has no title")
         titles.append(entry["title"])
+    return titles
+
+
+def dashboards(state: ClusterState, settings: Grafana, _profile: Profile) -> Finding:
+    titles = dashboard_titles(state)
     missing = [title for title in settings.dashboards if title not in titles]
     return Finding(
         expected=f"dashboards present: {', '.join(settings.dashboards)}",

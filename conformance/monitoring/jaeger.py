@@ -45,8 +45,13 @@ def service_names(document: Any) -> tuple[list[str], str]:
     return names, api
 
 
+def traced_services(state: ClusterState) -> tuple[list[str], str]:
+    """The services Jaeger has traces from, and which API answered."""
+    return service_names(load_json("jaeger", "services.json", state.document("jaeger", "services.json")))
+
+
 def services(state: ClusterState, settings: Jaeger, _profile: Profile) -> Finding:
-    names, api = service_names(load_json("jaeger", "services.json", state.document("jaeger", "services.json")))
+    names, api = traced_services(state)
     culprits = [Culprit(name, "no traces from this service") for name in settings.services if name not in names]
     if len(names) < settings.min_services:
         culprits.insert(
