@@ -8,6 +8,10 @@ process, with real paging), then, several times each, medians reported:
   (c) collection alone: collect_live for the same resources, in a process of its own;
   (s) pytest's own start-up: the same command with --collect-only (plugins, profile, kubeconfig, items).
 Ratios b/a, (b-s)/a and c/a, peak RSS of (b) and (c), and the API requests of the full run.
+
+With --server real the cluster is a real kube-apiserver and etcd from KUBEBUILDER_ASSETS, seeded through the API
+(timed apart, in no ratio), and a second peer is measured:
+  (k) `kubectl get --raw` for the same lists, one process per list; ratio c/k.
 """
 
 from __future__ import annotations
@@ -93,7 +97,8 @@ def start_server(pods: int, delay: float, workdir: Path, kind: str = "emulator")
     ready = orjson.loads(line)
     if "error" in ready:
         process.wait(timeout=30)
-        raise SystemExit(f"error: {ready['error']}")
+        sys.stderr.write(f"error: {ready['error']}\n")
+        raise SystemExit(2)
     return Server(
         process,
         ready["url"],
@@ -408,6 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="one run of 1,000 pods (for CI)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     args = parser.parse_args(argv)
+    if args.server == "real":
+        from bench.serve_real import assets_found, how
+
+        # Said before any cluster is generated, and as a usage error: nothing was measured.
+        if not assets_found():
+            sys.stderr.write(f"error: {how()}\n")
+            return 2
     sizes = [1000] if args.quick else [int(n) for n in args.pods.split(",")]
     runs = 1 if args.quick else args.runs
     out = sys.stdout

@@ -14,19 +14,33 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
 
-from bench.cluster import api_objects, generate
+from bench.cluster import api_objects, generate, metrics_stand_in
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from realserver import RealServerError, assets_dir, start_real_server
+TESTS = Path(__file__).resolve().parent.parent / "tests"
 
-HOW = (
-    "--server real needs a kube-apiserver and etcd: `setup-envtest use 1.34 --bin-dir DIR`, then "
-    "KUBEBUILDER_ASSETS=DIR (in this repository KUBEBUILDER_ASSETS=../shared/envtest)"
-)
+
+def _realserver() -> Any:
+    """tests/realserver.py, imported on demand: the emulator benchmark needs none of it."""
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    import realserver
+
+    return realserver
+
+
+def assets_found() -> bool:
+    """Whether KUBEBUILDER_ASSETS names a directory with both binaries (tests/realserver.py's rule)."""
+    return _realserver().assets_dir() is not None
+
+
+def how() -> str:
+    """What --server real needs and how to get it, in the words the real-server tests skip with."""
+    return f"--server real {_realserver().SKIP_REASON}"
 
 
 def main() -> None:
@@ -34,13 +48,14 @@ def main() -> None:
     parser.add_argument("--pods", type=int, required=True)
     parser.add_argument("--kubeconfig", required=True)
     args = parser.parse_args()
-    if assets_dir() is None:
-        print(orjson.dumps({"error": HOW}).decode(), flush=True)
+    if not assets_found():
+        print(orjson.dumps({"error": how()}).decode(), flush=True)
         raise SystemExit(2)
+    from realserver import RealServerError, start_real_server  # on sys.path: assets_found put it there
 
     resources = generate(args.pods)
-    objects = api_objects(resources)
-    counts = {stem: len(items) for stem, items in resources.items() if items and "metrics" not in stem}
+    objects = api_objects(resources) + metrics_stand_in(resources)
+    counts = {stem: len(items) for stem, items in resources.items() if items}
     del resources
     workdir = Path(tempfile.mkdtemp(prefix="bench-real-"))
     try:
